@@ -1,0 +1,22 @@
+"""MariaDB: the mysql family with its own dialect name, RETURNING on INSERT and CHECK errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pytest_dbmatrix.backends.mysql import MySQLBackend
+
+
+class MariaDBBackend(MySQLBackend):
+    kind = "mariadb"
+    default_driver = "mariadb+pymysql"
+    extra = "mariadb"
+    default_image = "mariadb:11.4"
+    capabilities = replace(
+        MySQLBackend.capabilities,
+        insert_returning=True,
+        notes=(
+            "DDL commits implicitly: a test that runs DDL cannot be rolled back",
+            "CHECK violations raise OperationalError 4025, not IntegrityError",
+        ),
+    )

@@ -1,0 +1,68 @@
+"""MySQL: non-transactional DDL, lengths required on VARCHAR; also served by MariaDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import URL, Connection
+
+from pytest_dbmatrix.backends.base import (
+    Backend,
+    Capabilities,
+    ServerInfo,
+    checked_identifier,
+    numeric_version,
+)
+
+
+class MySQLBackend(Backend):
+    kind = "mysql"
+    default_driver = "mysql+pymysql"
+    driver_module = "pymysql"
+    extra = "mysql"
+    default_image = "mysql:8.4"
+    capabilities = Capabilities(
+        transactional_ddl=False,
+        enforces_foreign_keys=True,
+        enforces_check=True,
+        enforces_length=True,
+        case_sensitive_compare=False,
+        keeps_timezone=False,
+        insert_returning=False,
+        update_returning=False,
+        max_identifier_length=64,
+        notes=(
+            "DDL commits implicitly: a test that runs DDL cannot be rolled back",
+            "CHECK constraints are ignored before 8.0.16",
+        ),
+    )
+
+    def connect_args(self, url: URL, timeout: float) -> dict[str, Any]:
+        if url.get_driver_name() in ("pymysql", "mysqldb"):
+            return {"connect_timeout": max(1, round(timeout))}
+        return {}
+
+    def engine_options(self, url: URL) -> dict[str, Any]:
+        return {"pool_pre_ping": True}
+
+    def server_info(self, conn: Connection) -> ServerInfo:
+        text = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
+        product = "MariaDB" if "mariadb" in text.lower() else "MySQL"
+        return ServerInfo(product, numeric_version(conn), text.split("-")[0])
+
+    def describe_dialect(self, url: URL, server: ServerInfo) -> str | None:
+        if server.product.lower() != self.kind:
+            return f"{url.get_backend_name()} dialect against a {server.product} server"
+        return None
+
+    def list_databases(self, conn: Connection) -> list[str]:
+        return [r[0] for r in conn.exec_driver_sql("SHOW DATABASES")]
+
+    def create_database(self, conn: Connection, name: str) -> None:
+        name = checked_identifier(name)
+        conn.exec_driver_sql(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+        )
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{checked_identifier(name)}`")

@@ -1,0 +1,49 @@
+"""SQLite: the embedded default, a file per session and worker."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
+
+
+class SQLiteBackend(Backend):
+    kind = "sqlite"
+    default_driver = "sqlite+pysqlite"
+    driver_module = "sqlite3"
+    extra = ""
+    server_backed = False
+    capabilities = Capabilities(
+        transactional_ddl=True,
+        enforces_foreign_keys=False,
+        enforces_check=True,
+        enforces_length=False,
+        case_sensitive_compare=True,
+        keeps_timezone=False,
+        insert_returning=sqlite3.sqlite_version_info >= (3, 35),
+        update_returning=sqlite3.sqlite_version_info >= (3, 35),
+        max_identifier_length=10_000,
+        notes=("foreign keys need PRAGMA foreign_keys=ON per connection",),
+    )
+
+    def prepare_engine(self, engine: Engine, *, foreign_keys: bool) -> None:
+        """Make SAVEPOINTs really roll back and set the foreign key pragma on each connection."""
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    def server_info(self, conn: Connection) -> ServerInfo:
+        version = sqlite3.sqlite_version
+        return ServerInfo("SQLite", sqlite3.sqlite_version_info, version)

@@ -1,0 +1,105 @@
+"""The fixtures users ask for; any test using one runs once per selected backend."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.orm import Session
+
+from pytest_dbmatrix.providers import BackendUnavailable
+from pytest_dbmatrix.provision import LiveBackend
+from pytest_dbmatrix.state import get_state
+
+
+@pytest.fixture(scope="session")
+def dbmatrix_backend(request: pytest.FixtureRequest) -> LiveBackend:
+    """The live backend of this test: name, dialect, server version, masked URL, capabilities."""
+    state = get_state(request.config)
+    name = getattr(request, "param", None)
+    if name is None:
+        pytest.fail("dbmatrix_backend is parametrized by pytest-dbmatrix; it cannot be "
+                    "requested outside a test", pytrace=False)
+    try:
+        return state.provisioner.get(name)
+    except BackendUnavailable as exc:
+        state.fail_or_skip(str(exc))
+        raise
+
+
+def load_metadata(target: str, source: str) -> sa.MetaData:
+    """Import `module:attribute`, a MetaData or a declarative Base."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise pytest.UsageError(f"dbmatrix: {source} must be module:attribute, got {target!r}")
+    try:
+        obj: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise pytest.UsageError(f"dbmatrix: cannot load {target!r} from {source}: {exc}") from None
+    metadata = getattr(obj, "metadata", obj)
+    if not isinstance(metadata, sa.MetaData):
+        raise pytest.UsageError(
+            f"dbmatrix: {target!r} from {source} is neither a MetaData nor a declarative Base"
+        )
+    return metadata
+
+
+@pytest.fixture(scope="session")
+def dbmatrix_metadata(request: pytest.FixtureRequest) -> sa.MetaData | None:
+    """The models every backend gets for the session; override this fixture to choose."""
+    setting = get_state(request.config).settings.metadata
+    if setting.value is None:
+        return None
+    try:
+        return load_metadata(setting.value, setting.source)
+    except pytest.UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def dbmatrix_schema(
+    dbmatrix_backend: LiveBackend, dbmatrix_metadata: sa.MetaData | None
+) -> Iterator[sa.MetaData | None]:
+    """Create the models' tables once per backend and session, drop them at the end."""
+    if dbmatrix_metadata is None:
+        yield None
+        return
+    dbmatrix_metadata.create_all(dbmatrix_backend.engine)
+    yield dbmatrix_metadata
+    dbmatrix_metadata.drop_all(dbmatrix_backend.engine)
+
+
+@pytest.fixture(scope="session")
+def db_url(dbmatrix_backend: LiveBackend) -> URL:
+    """The URL of this backend's database for the run (str() of it hides the password)."""
+    return dbmatrix_backend.url
+
+
+@pytest.fixture(scope="session")
+def db_engine(dbmatrix_backend: LiveBackend, dbmatrix_schema: sa.MetaData | None) -> Engine:
+    """One engine per backend per session, with the schema in place."""
+    return dbmatrix_backend.engine
+
+
+@pytest.fixture
+def db_connection(db_engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with db_engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+
+
+@pytest.fixture
+def db_session(db_connection: Connection) -> Iterator[Session]:
+    """An ORM Session whose commits become SAVEPOINTs: the test may commit, nothing stays."""
+    with Session(bind=db_connection, join_transaction_mode="create_savepoint") as session:
+        yield session

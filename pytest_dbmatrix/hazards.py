@@ -1,0 +1,92 @@
+"""Known cross-dialect hazards: how to recognise each error, and the fix. One table, data only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hazard:
+    id: str
+    dialects: tuple[str, ...]
+    pattern: re.Pattern[str]
+    hint: str
+
+
+def _h(id: str, dialects: str, pattern: str, hint: str) -> Hazard:
+    return Hazard(id, tuple(dialects.split()), re.compile(pattern, re.I), hint)
+
+
+HAZARDS: tuple[Hazard, ...] = (
+    _h("varchar-length", "mysql mariadb", r"VARCHAR requires a length",
+       'give the column a length: String(255), or String().with_variant(String(255), '
+       '"mysql", "mariadb")'),
+    _h("text-in-key", "mysql mariadb", r"used in key specification without a key length|\b1170\b",
+       "index a String(n) column, or give the index mysql_length="),
+    _h("identifier-length", "postgresql mysql mariadb mssql",
+       r"identifier .* too long|is too long|exceeds the maximum length|IdentifierError",
+       "keep table, column and constraint names to 30 characters or fewer; name constraints "
+       "explicitly with a naming convention"),
+    _h("array", "sqlite mysql mariadb mssql", r"can't render element of type ARRAY",
+       "use JSON or a child table instead of ARRAY"),
+    _h("bigint-pk-sqlite", "sqlite", r"NOT NULL constraint failed: \w+\.id",
+       'BigInteger().with_variant(Integer, "sqlite") for autoincrement primary keys'),
+    _h("text-default", "mysql", r"can't have a default value",
+       "use a Python-side default= instead of server_default on TEXT/BLOB/JSON"),
+    _h("check-enforcement", "mysql mariadb", r"\b4025\b|CONSTRAINT .* failed for",
+       "MariaDB raises OperationalError 4025 for CHECK violations: catch DBAPIError or map "
+       "error classes per dialect"),
+    _h("fk-deferrable", "mysql mariadb mssql", r"DEFERRABLE|deferrable",
+       "render deferrable= only for postgresql and sqlite (a dialect-specific compile rule)"),
+    _h("mssql-cascade-paths", "mssql", r"\b1785\b|multiple cascade paths",
+       "use ORM cascades instead of ON DELETE CASCADE on one of the paths"),
+    _h("length-unenforced", "sqlite", r"String\(\d+\).*stored|longer than",
+       "SQLite does not enforce lengths: create tables with sqlite_strict=True or validate"),
+    _h("data-too-long", "postgresql mysql mariadb mssql",
+       r"Data too long|\b1406\b|value too long for type|String or binary data would be truncated",
+       "validate lengths before writing: SQLite accepts what these servers reject"),
+    _h("unicode-storage", "mysql mariadb mssql", r"\b1366\b|Incorrect string value",
+       "use utf8mb4 tables and Unicode/NVARCHAR columns"),
+    _h("returning", "mysql mariadb", r"RETURNING|returning",
+       "feature-detect dialect.insert_returning / update_returning before using RETURNING"),
+    _h("mssql-order-limit", "mssql", r"requires an order_by when using an OFFSET",
+       "always order_by() a query that uses limit/offset"),
+    _h("param-limits", "mssql sqlite", r"too many SQL variables|2100 parameters",
+       "chunk large IN lists and bulk inserts"),
+    _h("sqlite-alter", "sqlite", r"No support for ALTER of constraints in SQLite|near \"ALTER\"",
+       "use op.batch_alter_table() and render_as_batch=True for SQLite"),
+    _h("alter-needs-existing", "mysql mariadb mssql", r"require the existing type",
+       "pass existing_type, existing_nullable and existing_server_default to alter_column"),
+    _h("duplicate-column", "mysql mariadb", r"\b1060\b|Duplicate column name",
+       "a revision failed half-way on a non-transactional-DDL backend: keep one DDL per "
+       "revision or make it idempotent"),
+    _h("pg-enum-type-leak", "postgresql", r"type \"\w+\" already exists",
+       "drop the ENUM type in downgrade (sa.Enum(...).drop(op.get_bind()))"),
+    _h("mssql-odbc18-tls", "mssql", r"certificate verify failed",
+       "add TrustServerCertificate=yes to the URL"),
+    _h("async-driver", "sqlite postgresql mysql mariadb mssql",
+       r"requires an async driver", "use asyncpg, aiomysql, aiosqlite or aioodbc"),
+    _h("enum-lookup", "sqlite mssql", r"is not among the defined enum values|LookupError",
+       "Enum(..., native_enum=False, create_constraint=True) so every backend rejects "
+       "unknown values"),
+    _h("case-insensitive-compare", "mysql mariadb mssql",
+       r"'([^']+)' == '\1'",
+       "MySQL/MariaDB/MSSQL collations compare case-insensitively: use a binary/_bin "
+       "collation or compare lower() explicitly"),
+    _h("fk-unenforced", "sqlite", r"DID NOT RAISE .*IntegrityError",
+       "SQLite enforces foreign keys only with PRAGMA foreign_keys=ON on every connection"),
+    _h("integrity-error-codes", "sqlite postgresql mysql mariadb mssql",
+       r"\b(1062|1451|1452|23503|23505)\b|FOREIGN KEY constraint failed|UNIQUE constraint failed",
+       "compare on the IntegrityError class, not the message or code, which differ per dialect"),
+)
+
+
+def find_hazard(message: str, dialect: str | None = None) -> Hazard | None:
+    """The first hazard whose pattern matches `message` (and dialect, when one is given)."""
+    for hazard in HAZARDS:
+        if dialect and dialect not in hazard.dialects:
+            continue
+        if hazard.pattern.search(message):
+            return hazard
+    return None

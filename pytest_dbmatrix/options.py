@@ -1,0 +1,88 @@
+"""Command-line options of the `dbmatrix` group, each with its ini twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pytest
+
+IniType = Literal["string", "bool", "float", "linelist", "args"]
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    ini: str
+    ini_type: IniType
+    help: str
+    env: str | None = None
+    action: str = "store"
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OPTIONS = (
+    Option("--dbmatrix", "dbmatrix_backends", "args",
+           "backends to run database tests on: comma list of sqlite, postgresql, mysql, "
+           "mariadb, mssql, named backends such as postgresql16, or 'all' (default: sqlite)",
+           env="DBMATRIX_BACKENDS", metavar="NAMES"),
+    Option("--dbmatrix-url", "dbmatrix_urls", "linelist",
+           "URL of a backend as NAME=URL (repeatable); env DBMATRIX_<NAME>_URL",
+           action="append", metavar="NAME=URL"),
+    Option("--dbmatrix-strict", "dbmatrix_strict", "bool",
+           "an unavailable backend is an error instead of a skip (CI)",
+           env="DBMATRIX_STRICT", action="store_true"),
+    Option("--dbmatrix-connect-timeout", "dbmatrix_connect_timeout", "float",
+           "seconds to wait for a server to answer (default 10)",
+           env="DBMATRIX_CONNECT_TIMEOUT", metavar="SECONDS"),
+    Option("--dbmatrix-sqlite-foreign-keys", "dbmatrix_sqlite_foreign_keys", "string",
+           "on (default) sets PRAGMA foreign_keys=ON; off keeps SQLite's default",
+           choices=("on", "off"), metavar="on|off"),
+    Option("--dbmatrix-metadata", "dbmatrix_metadata", "string",
+           "module:attribute of the MetaData or declarative Base whose tables every "
+           "backend gets for the session", metavar="MODULE:ATTR"),
+    Option("--dbmatrix-report", "dbmatrix_report", "string",
+           "write the test x backend matrix and incompatibilities as JSON to PATH",
+           metavar="PATH"),
+    Option("--dbmatrix-summary", "dbmatrix_summary", "string",
+           "matrix in the terminal summary: auto (differences, or all when short), "
+           "full, diff, or none", choices=("auto", "full", "diff", "none"), metavar="MODE"),
+    Option("--dbmatrix-provider", "dbmatrix_providers", "linelist",
+           "force how a backend is provided, NAME=url|docker|local (repeatable)",
+           action="append", metavar="NAME=PROVIDER"),
+    Option("--dbmatrix-image", "dbmatrix_images", "linelist",
+           "container image of a backend, NAME=IMAGE (repeatable)",
+           action="append", metavar="NAME=IMAGE"),
+    Option("--dbmatrix-docker-network", "dbmatrix_docker_network", "string",
+           "container networking: ports (default, published ports) or host",
+           choices=("ports", "host"), metavar="MODE"),
+    Option("--dbmatrix-conformance", "dbmatrix_conformance", "bool",
+           "generate the conformance suite from the models of dbmatrix_metadata",
+           action="store_true"),
+    Option("--dbmatrix-alembic-ini", "dbmatrix_alembic_ini", "string",
+           "alembic.ini whose migration history is checked on every backend", metavar="PATH"),
+    Option("--dbmatrix-html", "dbmatrix_html", "string",
+           "write the matrix as a self-contained HTML page to PATH", metavar="PATH"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dbmatrix", "multi-database conformance testing")
+    for opt in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help, "action": opt.action}
+        if opt.action == "store_true":
+            kwargs["default"] = None
+        else:
+            kwargs["metavar"] = opt.metavar
+            if opt.choices:
+                kwargs["choices"] = opt.choices
+            if opt.ini_type == "float":
+                kwargs["type"] = float
+        group.addoption(opt.flag, **kwargs)
+        parser.addini(opt.ini, type=opt.ini_type, help=opt.help,
+                      default=False if opt.ini_type == "bool" else None)

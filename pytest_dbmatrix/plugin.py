@@ -1,0 +1,51 @@
+"""pytest entry point of pytest-dbmatrix: thin hooks delegating to the modules that do the work."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_dbmatrix.fixtures import (  # noqa: F401 - fixtures are found in this namespace
+    db_connection,
+    db_engine,
+    db_session,
+    db_url,
+    dbmatrix_backend,
+    dbmatrix_metadata,
+    dbmatrix_schema,
+)
+from pytest_dbmatrix.markers import MARKER_SPEC
+from pytest_dbmatrix.options import add_options
+from pytest_dbmatrix.provision import Provisioner
+from pytest_dbmatrix.report.header import settings_lines
+from pytest_dbmatrix.run import RunIdentity
+from pytest_dbmatrix.session import MatrixSession
+from pytest_dbmatrix.settings import resolve
+from pytest_dbmatrix.state import STATE, MatrixState, get_state
+from pytest_dbmatrix.xdist import XdistHooks, run_identity
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_SPEC)
+    settings = resolve(config)
+    run = run_identity(config) or RunIdentity.new()
+    provisioner = Provisioner(settings, run, lambda: _tmp_dir(config))
+    state = MatrixState(settings, run, provisioner, is_worker=hasattr(config, "workerinput"))
+    config.stash[STATE] = state
+    config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(state), "dbmatrix-xdist")
+
+
+def _tmp_dir(config: pytest.Config):  # type: ignore[no-untyped-def]
+    """pytest's per-session (per-worker under xdist) base temp dir, made on first use."""
+    path = config._tmp_path_factory.getbasetemp() / "dbmatrix"  # type: ignore[attr-defined]
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return settings_lines(get_state(config).settings)

@@ -1,0 +1,40 @@
+"""The provider contract: turn a backend spec into a server URL, or say why not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+
+class BackendUnavailable(Exception):
+    """A backend cannot be had; `reason` says why and how to fix it, in one line."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"dbmatrix: backend {name!r} unavailable: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@dataclass
+class Server:
+    """A reachable server: an admin URL on an existing database, and how to stop it."""
+
+    url: URL
+    provider: str
+    source: str
+    stop: Callable[[], None] | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProvideContext:
+    """What providers may use: where to put files, how long to wait, who owns the run."""
+
+    run_id: str
+    worker: str
+    tmp_dir: Path
+    connect_timeout: float
+    docker_network: str = "ports"

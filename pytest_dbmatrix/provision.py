@@ -1,0 +1,265 @@
+"""Turn a selected backend into a live one: server, a database of the run's own, an engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import NullPool, StaticPool
+
+from pytest_dbmatrix import providers
+from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
+from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.exclusions import Identity
+from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.redact import mask_url
+from pytest_dbmatrix.run import RunIdentity, stale_databases
+from pytest_dbmatrix.settings import BackendSpec, Settings
+
+
+@dataclass
+class LiveBackend:
+    """A backend ready for tests; what the `dbmatrix_backend` fixture returns."""
+
+    spec: BackendSpec
+    server: Server
+    url: URL
+    engine: Engine
+    info: ServerInfo
+    database: str | None
+    dialect_note: str | None = None
+    reaped: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def family(self) -> Backend:
+        return self.spec.family
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.family.capabilities
+
+    @property
+    def provider(self) -> str:
+        return self.server.provider
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.name, self.family.kind, self.dialect,
+                        self.info.product.lower().replace("sql server", "mssql"),
+                        self.info.version)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": "ok",
+            "kind": self.family.kind,
+            "dialect": self.dialect,
+            "driver": self.engine.dialect.driver,
+            "server": self.info.label,
+            "product": self.info.product,
+            "version": list(self.info.version),
+            "provider": self.provider,
+            "source": self.server.source,
+            "url": self.masked_url,
+            "database": self.database,
+            "dialect_note": self.dialect_note,
+            "capabilities": self.capabilities.as_dict(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<LiveBackend {self.name} {self.info.label} via {self.provider}>"
+
+
+class Provisioner:
+    """Provision backends on first use, once each (failures too), and undo it all at close."""
+
+    def __init__(self, settings: Settings, run: RunIdentity, tmp_dir: Callable[[], Path]):
+        self.settings = settings
+        self.run = run
+        self._tmp_dir = tmp_dir
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self.live: dict[str, LiveBackend] = {}
+        self.failed: dict[str, BackendUnavailable] = {}
+        self._cleanups: list[Callable[[], None]] = []
+
+    def get(self, name: str) -> LiveBackend:
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name in self.live:
+                return self.live[name]
+            if name in self.failed:
+                raise self.failed[name]
+            try:
+                self.live[name] = self._provision(self.settings.specs[name])
+            except BackendUnavailable as exc:
+                self.failed[name] = exc
+                raise
+            return self.live[name]
+
+    def get_many(self, names: list[str]) -> None:
+        """Provision several backends concurrently; failures are kept for `get` to raise."""
+        for name in names:
+            spec = self.settings.specs[name]
+            url = spec.url.value if spec.url else sa.make_url(f"{spec.family.default_driver}://")
+            with suppress(sa_exc.NoSuchModuleError, ImportError):
+                url.get_dialect()  # import dialect modules here: concurrent first imports race
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            list(pool.map(self._quietly, names))
+
+    def _quietly(self, name: str) -> None:
+        with suppress(BackendUnavailable):
+            self.get(name)
+
+    def _context(self) -> ProvideContext:
+        return ProvideContext(self.run.run_id, self.run.worker, self._tmp_dir(),
+                              self.settings.connect_timeout.value,
+                              self.settings.docker_network.value)
+
+    def _provision(self, spec: BackendSpec) -> LiveBackend:
+        if not spec.family.server_backed:
+            return self._sqlite(spec)
+        server = providers.provide(spec, self._context())
+        if server.stop:
+            self._cleanups.append(server.stop)
+        admin = self._engine(spec, server.url, admin=True)
+        try:
+            database, reaped = self._create_database(spec, admin, server)
+        finally:
+            admin.dispose()
+        url = spec.family.database_url(server.url, database)
+        engine = self._engine(spec, url)
+        live = self._connect(spec, server, url, engine, database)
+        live.reaped = reaped
+        return live
+
+    def _sqlite(self, spec: BackendSpec) -> LiveBackend:
+        given = spec.url.value if spec.url else sa.make_url("sqlite+pysqlite://")
+        memory = given.database in (None, "", ":memory:")
+        if memory:
+            url = given
+            server = Server(url, "embedded", spec.url.source if spec.url else "default")
+        else:
+            path = self._tmp_dir() / f"{spec.name}-{self.run.worker}.db"
+            url = given.set(database=str(path))
+            server = Server(url, "embedded", spec.url.source if spec.url else "default")
+            self._cleanups.append(lambda: path.unlink(missing_ok=True))
+            if not spec.url:
+                server.source = "default"
+        engine = self._engine(spec, url, memory=memory)
+        return self._connect(spec, server, url, engine, None if memory else url.database)
+
+    def _engine(self, spec: BackendSpec, url: URL, admin: bool = False,
+                memory: bool = False) -> Engine:
+        family = spec.family
+        options: dict[str, Any] = dict(family.engine_options(url))
+        options["connect_args"] = family.connect_args(url, self.settings.connect_timeout.value)
+        if admin:
+            options.update(isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        elif memory:
+            options.update(poolclass=StaticPool)
+            options["connect_args"]["check_same_thread"] = False
+        try:
+            engine = sa.create_engine(url, **options)
+        except (ModuleNotFoundError, sa_exc.NoSuchModuleError, ImportError) as exc:
+            raise BackendUnavailable(spec.name, self._driver_reason(spec, url, exc)) from None
+        if not admin:
+            family.prepare_engine(engine,
+                                  foreign_keys=self.settings.sqlite_foreign_keys.value)
+        return engine
+
+    def _driver_reason(self, spec: BackendSpec, url: URL, exc: BaseException) -> str:
+        extra = f"pip install 'pytest-dbmatrix[{spec.family.extra}]'" if spec.family.extra else ""
+        return (f"the driver for {url.drivername} cannot be loaded ({exc}); {extra or 'install it'}"
+                f" or choose another driver in the URL")
+
+    def _unreachable(self, spec: BackendSpec, server: Server, url: URL,
+                     exc: BaseException) -> BackendUnavailable:
+        error = normalise(exc, self.settings.secrets)
+        return BackendUnavailable(
+            spec.name,
+            f"cannot connect to {mask_url(url)} (from {server.source}): {error.line}; check "
+            f"that the server runs and the URL is right, or change {server.source}",
+        )
+
+    def _create_database(self, spec: BackendSpec, admin: Engine,
+                         server: Server) -> tuple[str, list[str]]:
+        name = self.run.database_name(spec.name)
+        try:
+            conn = admin.connect()
+        except sa_exc.DBAPIError as exc:
+            raise self._unreachable(spec, server, server.url, exc) from None
+        except (ModuleNotFoundError, ImportError) as exc:
+            reason = self._driver_reason(spec, server.url, exc)
+            raise BackendUnavailable(spec.name, reason) from None
+        with conn:
+            try:
+                reaped = stale_databases(spec.family.list_databases(conn), self.run)
+                for stale in reaped:
+                    spec.family.drop_database(conn, stale)
+                spec.family.create_database(conn, name)
+            except sa_exc.DBAPIError as exc:
+                raise self._cannot_create(spec, server, exc) from None
+        self._cleanups.append(lambda: self._drop_database(spec, server.url, name))
+        return name, reaped
+
+    def _cannot_create(self, spec: BackendSpec, server: Server,
+                       exc: BaseException) -> BackendUnavailable:
+        error = normalise(exc, self.settings.secrets)
+        return BackendUnavailable(
+            spec.name,
+            f"cannot create the run's database on {mask_url(server.url)} (from "
+            f"{server.source}): {error.line}; the user needs the right to create databases",
+        )
+
+    def _drop_database(self, spec: BackendSpec, url: URL, name: str) -> None:
+        admin = self._engine(spec, url, admin=True)
+        try:
+            with admin.connect() as conn:
+                spec.family.drop_database(conn, name)
+        finally:
+            admin.dispose()
+
+    def _connect(self, spec: BackendSpec, server: Server, url: URL, engine: Engine,
+                 database: str | None) -> LiveBackend:
+        try:
+            with engine.connect() as conn:
+                info = spec.family.server_info(conn)
+        except sa_exc.DBAPIError as exc:
+            engine.dispose()
+            raise self._unreachable(spec, server, url, exc) from None
+        self._cleanups.append(engine.dispose)
+        note = spec.family.describe_dialect(url, info)
+        return LiveBackend(spec, server, url, engine, info, database, note)
+
+    def close(self) -> list[str]:
+        """Dispose engines, drop the run's databases, stop started servers; report failures."""
+        problems = []
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception as exc:
+                problems.append(normalise(exc, self.settings.secrets).line)
+        self._cleanups.clear()
+        return problems

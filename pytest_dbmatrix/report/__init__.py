@@ -1,0 +1,1 @@
+"""Everything the plugin shows people: header, terminal summary, JSON, JUnit properties."""

@@ -1,0 +1,45 @@
+"""Lines for the report header: the backends, where they come from, and what served them."""
+
+from __future__ import annotations
+
+from pytest_dbmatrix.redact import mask_url
+from pytest_dbmatrix.settings import Settings
+from pytest_dbmatrix.state import MatrixState
+
+
+def settings_lines(settings: Settings) -> list[str]:
+    """Printed before collection: what is configured, with sources; nothing is connected."""
+    strict = ", strict" if settings.strict.value else ""
+    lines = [f"dbmatrix: {', '.join(settings.backends.value)} "
+             f"(from {settings.backends.source}{strict})"]
+    for spec in settings.specs.values():
+        if not spec.family.server_backed:
+            fk = "on" if settings.sqlite_foreign_keys.value else "off (SQLite default)"
+            where = f"{mask_url(spec.url.value)} ({spec.url.source})" if spec.url else "embedded"
+            lines.append(f"  {spec.name}: {where}, foreign keys {fk}")
+        elif spec.url:
+            lines.append(f"  {spec.name}: {mask_url(spec.url.value)} (from {spec.url.source})")
+        else:
+            forced = f" (provider {spec.provider.value})" if spec.provider else ""
+            lines.append(f"  {spec.name}: no URL; started on first use{forced}")
+    return lines
+
+
+def backend_lines(state: MatrixState, used: list[str]) -> list[str]:
+    """Printed after collection: the real server behind each backend the tests use."""
+    if not used:
+        return []
+    lines = ["dbmatrix backends in use:"]
+    for name in used:
+        if name in state.provisioner.live:
+            live = state.provisioner.live[name]
+            note = f"; {live.dialect_note}" if live.dialect_note else ""
+            database = f", database {live.database}" if live.database else ""
+            lines.append(f"  {name}: {live.info.label} via {live.provider}{database}{note}")
+            if live.reaped:
+                lines.append(f"    removed {len(live.reaped)} database(s) left by killed runs: "
+                             f"{', '.join(live.reaped)}")
+        elif name in state.provisioner.failed:
+            word = "ERROR" if state.settings.strict.value else "skipped"
+            lines.append(f"  {name}: {word}: {state.provisioner.failed[name].reason}")
+    return lines

@@ -1,0 +1,41 @@
+"""The JSON report: backends, the test x backend matrix, incompatibilities (schema in README)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_dbmatrix import __version__
+from pytest_dbmatrix.redact import scrub
+from pytest_dbmatrix.state import MatrixState
+
+SCHEMA = "pytest-dbmatrix/report/1"
+
+
+def build(state: MatrixState) -> dict[str, Any]:
+    matrix = state.matrix
+    dialects = matrix.dialects()
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "plugin_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "backends": matrix.backends,
+        "totals": matrix.totals(),
+        "tests": [
+            {"test": test, "results": {b: c.as_dict() for b, c in cells.items()}}
+            for test, cells in matrix.tests.items()
+        ],
+        "incompatibilities": [i.as_dict(dialects) for i in matrix.incompatibilities()],
+    }
+    for key, section in state.report_sections.items():
+        data[key] = section()
+    return data
+
+
+def write(state: MatrixState, path: str) -> None:
+    text = json.dumps(build(state), indent=2, sort_keys=False, default=str)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(scrub(text, state.settings.secrets) + "\n", encoding="utf-8")

@@ -1,0 +1,90 @@
+"""The terminal summary: the test x backend matrix and the incompatibilities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix
+from pytest_dbmatrix.state import MatrixState
+
+SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip",
+           "xfailed": "xfail", "xpassed": "XPASS"}
+AUTO_FULL_ROWS = 40
+MARKUP = {"passed": {"green": True}, "failed": {"red": True, "bold": True},
+          "error": {"red": True, "bold": True}, "xpassed": {"yellow": True},
+          "skipped": {"yellow": True}, "xfailed": {"yellow": True}}
+
+
+def _rows(matrix: ResultMatrix, mode: str) -> list[str]:
+    tests = list(matrix.tests)
+    if mode == "diff" or (mode == "auto" and len(tests) > AUTO_FULL_ROWS):
+        return [t for t in tests if matrix.differs(t)]
+    return tests
+
+
+def write_matrix(tr: Any, matrix: ResultMatrix, mode: str) -> None:
+    backends = matrix.backend_names
+    rows = _rows(matrix, mode)
+    hidden = len(matrix.tests) - len(rows)
+    if rows:
+        width = min(max(len(t) for t in rows), 90)
+        widths = [max(len(b), 5) for b in backends]
+        tr.write_line("test".ljust(width) + "  " + "  ".join(
+            b.ljust(w) for b, w in zip(backends, widths, strict=True)))
+        for test in rows:
+            name = test if len(test) <= width else "..." + test[-(width - 3):]
+            tr.write(name.ljust(width) + "  ")
+            for backend, w in zip(backends, widths, strict=True):
+                cell = matrix.tests[test].get(backend)
+                outcome = cell.outcome if cell else ""
+                tr.write(SYMBOLS.get(outcome, "-").ljust(w) + "  ", **MARKUP.get(outcome, {}))
+            tr.write_line("")
+    if hidden:
+        tr.write_line(f"({hidden} tests with the same outcome on every backend not shown; "
+                      f"--dbmatrix-summary=full shows them)")
+
+
+def write_totals(tr: Any, matrix: ResultMatrix) -> None:
+    for backend, totals in matrix.totals().items():
+        info = matrix.backends.get(backend, {})
+        server = info.get("server") or info.get("status") or ""
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(totals.items()))
+        tr.write_line(f"{backend} ({server}): {counts}")
+
+
+def write_incompatibility(tr: Any, item: Incompatibility, dialects: dict[str, str]) -> None:
+    data = item.as_dict(dialects)
+    tr.write_line(f"{item.test}", bold=True)
+    tr.write_line(f"  passes on {', '.join(item.passed_on)}; "
+                  f"fails on {', '.join(item.failed_on)}")
+    for backend, failure in data["failed_on"].items():
+        line = (failure["error"] or {}).get("line", failure["outcome"])
+        tr.write_line(f"  {backend} [{failure['dialect']}] {failure['outcome']}: {line}",
+                      red=True)
+        if failure["hint"]:
+            tr.write_line(f"    fix ({failure['hazard']}): {failure['hint']}")
+
+
+def write_summary(tr: Any, state: MatrixState) -> None:
+    matrix = state.matrix
+    mode = state.settings.summary.value
+    if not matrix.tests or mode == "none":
+        return
+    tr.write_sep("=", "dbmatrix")
+    write_totals(tr, matrix)
+    tr.write_line("")
+    write_matrix(tr, matrix, mode)
+    found = matrix.incompatibilities()
+    tr.write_sep("-", f"dbmatrix incompatibilities: {len(found)}")
+    dialects = matrix.dialects()
+    for item in found:
+        write_incompatibility(tr, item, dialects)
+    failing_everywhere = [t for t, cells in matrix.tests.items()
+                          if cells and all(c.outcome in FAILING for c in cells.values())]
+    if failing_everywhere:
+        tr.write_line(f"({len(failing_everywhere)} tests fail on every backend: not "
+                      f"incompatibilities, ordinary failures)")
+    for problem in state.cleanup_problems:
+        tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)
+    for path in filter(None, (state.settings.report.value,)):
+        tr.write_line(f"dbmatrix JSON report: {path}")

@@ -1,0 +1,168 @@
+"""The stateful part of the plugin: parametrize, apply marker rules, record and report."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.exclusions import Identity
+from pytest_dbmatrix.markers import MarkerError, decide, rules_for
+from pytest_dbmatrix.providers import BackendUnavailable
+from pytest_dbmatrix.redact import scrub
+from pytest_dbmatrix.report import header, json_report, terminal
+from pytest_dbmatrix.state import BACKEND_PARAM, MatrixState
+
+
+def backend_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(BACKEND_PARAM) if callspec else None
+
+
+def test_key(item: pytest.Item, backend: str) -> str:
+    """The node id without the backend part: the row of the matrix."""
+    nodeid = item.nodeid
+    if "[" not in nodeid:
+        return nodeid
+    base, ids = nodeid[: nodeid.rindex("[")], nodeid[nodeid.rindex("[") + 1 : -1]
+    parts = ids.split("-")
+    if backend in parts:
+        parts.remove(backend)
+    return f"{base}[{'-'.join(parts)}]" if parts else base
+
+
+def _user_parametrized(metafunc: pytest.Metafunc) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if BACKEND_PARAM in names:
+            return True
+    return False
+
+
+class MatrixSession:
+    """Hooks that need the run's state; registered once per process in pytest_configure."""
+
+    def __init__(self, state: MatrixState) -> None:
+        self.state = state
+
+    @pytest.hookimpl
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if BACKEND_PARAM not in metafunc.fixturenames or _user_parametrized(metafunc):
+            return
+        try:
+            rules_for(metafunc.definition)
+        except MarkerError as exc:
+            pytest.fail(f"{metafunc.definition.nodeid}: {exc}", pytrace=False)
+        names = list(self.state.settings.backends.value)
+        metafunc.parametrize(BACKEND_PARAM, names, indirect=True, ids=names, scope="session")
+
+    @pytest.hookimpl
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            backend = backend_of(item)
+            if backend:
+                item.stash[KEY] = test_key(item, backend)
+                item.user_properties.append(("dbmatrix_backend", backend))
+
+    @pytest.hookimpl
+    def pytest_report_collectionfinish(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> list[str]:
+        if config.option.collectonly:
+            return []
+        used = list(dict.fromkeys(b for b in map(backend_of, items) if b))
+        self.state.provisioner.get_many(used)
+        return header.backend_lines(self.state, used)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        backend = backend_of(item)
+        if backend is None:
+            return
+        spec = self.state.settings.specs[backend]
+        rules = rules_for(item)
+        decision = decide(rules, Identity(backend, spec.family.kind))
+        if decision.action == "undecided":
+            try:
+                live = self.state.provisioner.get(backend)
+            except BackendUnavailable as exc:
+                self.state.fail_or_skip(str(exc))
+            decision = decide(rules, live.identity)
+        if decision.action == "skip":
+            pytest.skip(decision.reason)
+        if decision.action == "xfail":
+            item.add_marker(pytest.mark.xfail(reason=decision.reason, strict=True))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        backend = backend_of(item)
+        if backend and call.when == "setup":
+            self._add_properties(item, backend)
+        report = yield
+        if backend:
+            report.dbmatrix = self._report_data(item, backend, call)  # type: ignore[attr-defined]
+        self._scrub(report)
+        return report
+
+    def _add_properties(self, item: pytest.Item, backend: str) -> None:
+        live = self.state.provisioner.live.get(backend)
+        if live and not any(k == "dbmatrix_server" for k, _ in item.user_properties):
+            item.user_properties.append(("dbmatrix_server", live.info.label))
+            item.user_properties.append(("dbmatrix_dialect", live.dialect))
+            item.user_properties.append(("dbmatrix_provider", live.provider))
+
+    def _report_data(self, item: pytest.Item, backend: str,
+                     call: pytest.CallInfo[None]) -> dict[str, Any]:
+        data: dict[str, Any] = {"backend": backend, "test": item.stash.get(KEY, item.nodeid)}
+        if call.when == "setup":
+            data["server"] = self._server(backend)
+        excinfo = call.excinfo
+        if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
+            data["error"] = normalise(excinfo.value, self.state.settings.secrets).as_dict()
+        return data
+
+    def _server(self, backend: str) -> dict[str, Any]:
+        provisioner = self.state.provisioner
+        if backend in provisioner.live:
+            return provisioner.live[backend].describe()
+        spec = self.state.settings.specs[backend]
+        info: dict[str, Any] = {"name": backend, "kind": spec.family.kind}
+        if backend in provisioner.failed:
+            info.update(status="unavailable", reason=provisioner.failed[backend].reason)
+        return info
+
+    def _scrub(self, report: pytest.TestReport) -> None:
+        secrets = self.state.settings.secrets
+        if not secrets or report.longrepr is None:
+            return
+        text = str(report.longrepr)
+        if any(s in text for s in secrets):
+            report.longrepr = scrub(text, secrets)
+        report.sections = [(k, scrub(v, secrets)) for k, v in report.sections]
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.state.is_worker:
+            self.state.matrix.record(report)
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.state.is_worker:
+            terminal.write_summary(terminalreporter, self.state)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After session fixtures are torn down: drop the run's databases, write the JSON."""
+        self.state.cleanup_problems += self.state.provisioner.close()
+        path = self.state.settings.report.value
+        if path and not self.state.is_worker:
+            json_report.write(self.state, path)
+
+
+KEY = pytest.StashKey[str]()
