@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from pytest_dbmatrix.fixtures import (  # noqa: F401 - fixtures are found in this namespace
@@ -23,6 +25,13 @@ from pytest_dbmatrix.settings import resolve
 from pytest_dbmatrix.state import STATE, MatrixState, get_state
 from pytest_dbmatrix.xdist import XdistHooks, run_identity
 
+FEATURES = {
+    "conformance": "pytest_dbmatrix.conformance.plugin",
+    "alembic_ini": "pytest_dbmatrix.migrations.plugin",
+    "html": "pytest_dbmatrix.report.html",
+}
+"""Setting -> module with `plugin(state)`: registered only when the setting is on."""
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
@@ -38,6 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "dbmatrix-xdist")
+    for setting, module in FEATURES.items():
+        if getattr(settings, setting).value:
+            feature = importlib.import_module(module)
+            config.pluginmanager.register(feature.plugin(state), f"dbmatrix-{setting}")
 
 
 def _tmp_dir(config: pytest.Config):  # type: ignore[no-untyped-def]

@@ -17,6 +17,9 @@ from pytest_dbmatrix.state import BACKEND_PARAM, MatrixState
 
 
 def backend_of(item: pytest.Item) -> str | None:
+    """The backend an item runs on: its parameter, or what a generated item put in its stash."""
+    if BACKEND in item.stash:
+        return item.stash[BACKEND]
     callspec = getattr(item, "callspec", None)
     return callspec.params.get(BACKEND_PARAM) if callspec else None
 
@@ -65,7 +68,7 @@ class MatrixSession:
         for item in items:
             backend = backend_of(item)
             if backend:
-                item.stash[KEY] = test_key(item, backend)
+                item.stash.setdefault(KEY, test_key(item, backend))
                 item.user_properties.append(("dbmatrix_backend", backend))
 
     @pytest.hookimpl
@@ -166,3 +169,6 @@ class MatrixSession:
 
 
 KEY = pytest.StashKey[str]()
+"""The matrix row of an item; generated items may set it themselves."""
+BACKEND = pytest.StashKey[str]()
+"""The backend of a generated (non-parametrized) item."""
