@@ -96,7 +96,8 @@ class Provisioner:
     def __init__(self, settings: Settings, run: RunIdentity, tmp_dir: Callable[[], Path]):
         self.settings = settings
         self.run = run
-        self._tmp_dir = tmp_dir
+        self._make_tmp_dir = tmp_dir
+        self._tmp: Path | None = None
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self.live: dict[str, LiveBackend] = {}
@@ -131,6 +132,13 @@ class Provisioner:
     def _quietly(self, name: str) -> None:
         with suppress(BackendUnavailable):
             self.get(name)
+
+    def _tmp_dir(self) -> Path:
+        """pytest's temp dir, made once: concurrent first calls would race to create it."""
+        with self._lock:
+            if self._tmp is None:
+                self._tmp = self._make_tmp_dir()
+            return self._tmp
 
     def _context(self) -> ProvideContext:
         return ProvideContext(self.run.run_id, self.run.worker, self._tmp_dir(),
