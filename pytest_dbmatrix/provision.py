@@ -163,7 +163,7 @@ class Provisioner:
         return live
 
     def _sqlite(self, spec: BackendSpec) -> LiveBackend:
-        given = spec.url.value if spec.url else sa.make_url("sqlite+pysqlite://")
+        given = spec.url.value if spec.url else sa.make_url("sqlite+pysqlite:///default.db")
         memory = given.database in (None, "", ":memory:")
         if memory:
             url = given

@@ -1,0 +1,142 @@
+"""Per-test isolation on every live backend: nothing a test writes is seen by the next one."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import LIVE
+
+MODELS = """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+class Base(DeclarativeBase):
+    pass
+
+class Parent(Base):
+    __tablename__ = "parent"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+
+class Child(Base):
+    __tablename__ = "child"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(sa.ForeignKey("parent.id"))
+"""
+
+ISOLATION_TESTS = """
+import pytest
+import sqlalchemy as sa
+from models import Parent
+
+@pytest.mark.parametrize("round", [1, 2])
+def test_connection_rolls_back(db_connection, round):
+    assert db_connection.scalar(sa.select(sa.func.count()).select_from(Parent)) == 0
+    db_connection.execute(sa.insert(Parent).values(name="a"))
+
+@pytest.mark.parametrize("round", [1, 2])
+def test_session_commit_is_undone(db_session, round):
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Parent)) == 0
+    db_session.add(Parent(name="committed"))
+    db_session.commit()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Parent)) == 1
+
+def test_savepoint_rolls_back_inside_the_test(db_session):
+    db_session.add(Parent(name="kept"))
+    db_session.flush()
+    nested = db_session.begin_nested()
+    db_session.add(Parent(name="undone"))
+    db_session.flush()
+    nested.rollback()
+    names = db_session.scalars(sa.select(Parent.name)).all()
+    assert names == ["kept"]
+
+def test_failed_flush_can_roll_back_and_continue(db_session):
+    db_session.add(Parent(name="dup"))
+    db_session.commit()
+    db_session.add(Parent(name="dup"))
+    with pytest.raises(sa.exc.IntegrityError):
+        db_session.commit()
+    db_session.rollback()
+    assert db_session.scalars(sa.select(Parent.name)).all() == ["dup"]
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(models=MODELS)
+    pytester.makeini("[pytest]\ndbmatrix_metadata = models:Base\n")
+    pytester.syspathinsert()
+    return pytester
+
+
+def test_isolation_on_every_backend(project: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    project.makepyfile(test_inner_isolation=ISOLATION_TESTS)
+    result = project.runpytest(f"--dbmatrix={LIVE}", "--dbmatrix-strict", "-p", "no:randomly")
+    result.assert_outcomes(passed=6 * 4)
+
+
+def test_schema_is_created_once_and_dropped(project: pytest.Pytester,
+                                            live_urls: dict[str, str]) -> None:
+    project.makepyfile("""
+        import sqlalchemy as sa
+        SEEN = []
+        def test_tables_exist(db_engine, dbmatrix_backend):
+            names = set(sa.inspect(db_engine).get_table_names())
+            assert {"parent", "child"} <= names
+            SEEN.append((dbmatrix_backend.name, str(db_engine.url.database)))
+        def test_database_is_the_runs_own(dbmatrix_backend, db_url):
+            if dbmatrix_backend.family.server_backed:
+                assert db_url.database.startswith("dbmatrix_")
+                assert db_url.database.endswith("_main_" + dbmatrix_backend.name)
+            else:
+                assert db_url.database.endswith("sqlite-main.db")
+    """)
+    result = project.runpytest(f"--dbmatrix={LIVE}", "--dbmatrix-strict")
+    result.assert_outcomes(passed=8)
+
+
+@pytest.mark.parametrize(("setting", "enforced"), [("on", True), ("off", False)])
+def test_sqlite_foreign_keys_setting(project: pytest.Pytester, setting: str,
+                                     enforced: bool) -> None:
+    project.makepyfile(f"""
+        import pytest
+        import sqlalchemy as sa
+        from models import Child
+
+        def test_orphan(db_connection):
+            insert = sa.insert(Child).values(parent_id=999)
+            if {enforced}:
+                with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
+                    db_connection.execute(insert)
+            else:
+                db_connection.execute(insert)
+    """)
+    result = project.runpytest(f"--dbmatrix-sqlite-foreign-keys={setting}")
+    result.assert_outcomes(passed=1)
+    fk = "on" if enforced else "off (SQLite default)"
+    result.stdout.fnmatch_lines([f"*sqlite: embedded, foreign keys {fk}"])
+
+
+def test_leaves_no_database_behind(pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    import sqlalchemy as sa
+
+    def ours() -> set[str]:
+        found = set()
+        for url, query in ((live_urls["postgresql"], "SELECT datname FROM pg_database"),
+                           (live_urls["mariadb"], "SHOW DATABASES")):
+            engine = sa.create_engine(url)
+            with engine.connect() as conn:
+                found |= {r[0] for r in conn.exec_driver_sql(query) if r[0].startswith("dbmatrix_")}
+            engine.dispose()
+        return found
+
+    before = ours()
+    pytester.makepyfile("""
+        import sqlalchemy as sa
+        def test_write(db_connection, dbmatrix_backend):
+            db_connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+    """)
+    result = pytester.runpytest(f"--dbmatrix={LIVE}", "--dbmatrix-strict")
+    result.assert_outcomes(passed=4)
+    assert ours() == before
