@@ -41,14 +41,16 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
 
 
 def dbapi_code(orig: BaseException) -> str | None:
-    """The driver's error code: SQLSTATE for psycopg, errno for pymysql, name for sqlite3."""
+    """The driver's error code: errno for MySQL drivers, SQLSTATE for psycopg, name for sqlite3."""
+    args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
+    if len(args) > 1 and isinstance(args[0], int):
+        return str(args[0])
     for attr in ("pgcode", "sqlstate", "sqlite_errorname"):
         value = getattr(orig, attr, None)
         if value:
             return str(value)
-    args = getattr(orig, "args", ())
-    if args and isinstance(args[0], int | str) and str(args[0]).isalnum() and len(args) > 1:
-        return str(args[0])
+    if len(args) > 1 and isinstance(args[0], str) and args[0].isalnum():
+        return args[0]
     return None
 
 
