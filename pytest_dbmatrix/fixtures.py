@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -86,9 +87,15 @@ def db_engine(dbmatrix_backend: LiveBackend, dbmatrix_schema: sa.MetaData | None
     return dbmatrix_backend.engine
 
 
+class DDLLeakWarning(pytest.PytestWarning):
+    """A test's DDL was committed implicitly (MySQL, MariaDB) and outlived its transaction."""
+
+
 @pytest.fixture
-def db_connection(db_engine: Engine) -> Iterator[Connection]:
+def db_connection(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
+    watch = not dbmatrix_backend.capabilities.transactional_ddl
+    before = set(sa.inspect(db_engine).get_table_names()) if watch else set()
     with db_engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -96,6 +103,25 @@ def db_connection(db_engine: Engine) -> Iterator[Connection]:
         finally:
             if transaction.is_active:
                 transaction.rollback()
+    if watch:
+        _drop_leaked_tables(dbmatrix_backend, before)
+
+
+def _drop_leaked_tables(backend: LiveBackend, before: set[str]) -> None:
+    """Drop tables a test created on a non-transactional-DDL backend, and say so."""
+    leaked = set(sa.inspect(backend.engine).get_table_names()) - before
+    if not leaked:
+        return
+    with backend.engine.begin() as conn:
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        for table in sorted(leaked):
+            conn.execute(sa.schema.DropTable(sa.Table(table, sa.MetaData())))
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+    names = ", ".join(sorted(leaked))
+    warnings.warn(DDLLeakWarning(
+        f"dbmatrix: on {backend.name} ({backend.dialect}) DDL commits implicitly: tables {names} "
+        f"created by this test outlived its rollback; the plugin dropped them. Create tables "
+        f"through dbmatrix_metadata, not inside tests"), stacklevel=1)
 
 
 @pytest.fixture

@@ -140,3 +140,23 @@ def test_leaves_no_database_behind(pytester: pytest.Pytester, live_urls: dict[st
     result = pytester.runpytest(f"--dbmatrix={LIVE}", "--dbmatrix-strict")
     result.assert_outcomes(passed=4)
     assert ours() == before
+
+
+def test_ddl_leak_on_mysql_family_is_cleaned_and_reported(pytester: pytest.Pytester,
+                                                          live_urls: dict[str, str]) -> None:
+    pytester.makepyfile("""
+        import pytest
+        import sqlalchemy as sa
+
+        @pytest.mark.parametrize("round", [1, 2])
+        def test_creates_table(db_connection, round):
+            assert "made_in_test" not in sa.inspect(db_connection).get_table_names()
+            db_connection.exec_driver_sql("CREATE TABLE made_in_test (x INTEGER)")
+    """)
+    result = pytester.runpytest("--dbmatrix=sqlite,postgresql,mariadb", "--dbmatrix-strict",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=6, warnings=2)
+    result.stdout.fnmatch_lines([
+        "*DDLLeakWarning: dbmatrix: on mariadb (mariadb) DDL commits implicitly: tables "
+        "made_in_test created by this test outlived its rollback*",
+    ])
