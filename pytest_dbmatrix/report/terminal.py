@@ -33,11 +33,12 @@ def write_matrix(tr: Any, matrix: ResultMatrix, mode: str) -> None:
             b.ljust(w) for b, w in zip(backends, widths, strict=True)))
         for test in rows:
             name = test if len(test) <= width else "..." + test[-(width - 3):]
-            tr.write(name.ljust(width) + "  ")
+            tr.write(name.ljust(width))
             for backend, w in zip(backends, widths, strict=True):
                 cell = matrix.tests[test].get(backend)
                 outcome = cell.outcome if cell else ""
-                tr.write(SYMBOLS.get(outcome, "-").ljust(w) + "  ", **MARKUP.get(outcome, {}))
+                tr.write("  ")
+                tr.write(SYMBOLS.get(outcome, "-").ljust(w), **MARKUP.get(outcome, {}))
             tr.write_line("")
     if hidden:
         tr.write_line(f"({hidden} tests with the same outcome on every backend not shown; "
