@@ -142,12 +142,12 @@ class MatrixSession:
 
     def _scrub(self, report: pytest.TestReport) -> None:
         secrets = self.state.settings.secrets
-        if not secrets or report.longrepr is None:
+        if not secrets:
             return
-        text = str(report.longrepr)
+        report.sections = [(k, scrub(v, secrets)) for k, v in report.sections]
+        text = "" if report.longrepr is None else str(report.longrepr)
         if any(s in text for s in secrets):
             report.longrepr = scrub(text, secrets)
-        report.sections = [(k, scrub(v, secrets)) for k, v in report.sections]
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
