@@ -90,3 +90,42 @@ def find_hazard(message: str, dialect: str | None = None) -> Hazard | None:
         if hazard.pattern.search(message):
             return hazard
     return None
+
+
+FINDING_HINTS: dict[str, str] = {
+    "version-unsupported": "upgrade the server, or pass --min-version if the product supports it",
+    "encoding-not-utf8": "create the database with ENCODING 'UTF8' (CREATE DATABASE ... "
+                         "ENCODING 'UTF8' TEMPLATE template0)",
+    "charset-not-utf8mb4": "ALTER DATABASE <db> CHARACTER SET utf8mb4 COLLATE "
+                           "utf8mb4_unicode_ci, or create tables with mysql_charset='utf8mb4'",
+    "collation-case-insensitive": "'Eric' = 'eric' is true here: compare with lower() on every "
+                                  "backend or give the columns a binary/_bin/_CS collation",
+    "sql-mode-non-strict": "set sql_mode to include STRICT_TRANS_TABLES (server config, or "
+                           "SET SESSION sql_mode in a connect event): otherwise over-long values "
+                           "are truncated with only a warning",
+    "storage-engine-no-fk": "set default_storage_engine=InnoDB or create tables with "
+                            "mysql_engine='InnoDB': other engines ignore foreign keys and "
+                            "transactions",
+    "foreign-key-checks-off": "remove foreign_key_checks=0 from the server or session config",
+    "sqlite-fk-pragma-off": "run PRAGMA foreign_keys=ON on every connection (a connect event)",
+    "sqlite-not-strict": "validate lengths and types in the application, or create tables "
+                         "with sqlite_strict=True",
+    "time-zone-not-utc": "store naive UTC datetimes (or timestamptz on PostgreSQL) and do not "
+                         "rely on the server's local time in defaults such as now()",
+    "non-transactional-ddl": "a migration that fails half-way stays half-applied: keep one DDL "
+                             "per revision and take a backup before upgrading",
+    "mssql-varchar-codepage": "use Unicode/NVARCHAR columns for text, or a _UTF8 collation",
+    "mssql-ansi-warnings-off": "SET ANSI_WARNINGS ON (the default): otherwise over-long values "
+                               "are truncated silently",
+    "privilege-missing": "grant the application's user CREATE, ALTER, DROP, INDEX and "
+                         "REFERENCES on its database or schema",
+    "scratch-schema-denied": "informational: the user cannot create schemas/databases; the "
+                             "doctor checked in the current one with prefixed scratch tables",
+    "scratch-left-behind": "drop the named scratch objects by hand: the doctor could not",
+    "latency-high": "put the application next to the database: every ORM round trip pays this",
+    "sqlite-file-readonly": "make the database file and its directory writable for the "
+                            "application's user (SQLite writes a journal beside the file)",
+    "connection-failed": "check the URL, that the server runs and accepts this user, and the "
+                         "driver is installed",
+}
+"""Fixes for the environment findings of `dbmatrix doctor` and the report (facts.py)."""

@@ -19,6 +19,7 @@ from pytest_dbmatrix import providers
 from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.exclusions import Identity
+from pytest_dbmatrix.facts import connection_environment
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, Server
 from pytest_dbmatrix.redact import mask_url
 from pytest_dbmatrix.run import RunIdentity, stale_databases
@@ -37,6 +38,7 @@ class LiveBackend:
     database: str | None
     dialect_note: str | None = None
     reaped: list[str] = field(default_factory=list)
+    environment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -84,6 +86,7 @@ class LiveBackend:
             "database": self.database,
             "dialect_note": self.dialect_note,
             "capabilities": self.capabilities.as_dict(),
+            "environment": self.environment,
         }
 
     def __repr__(self) -> str:
@@ -254,12 +257,14 @@ class Provisioner:
         try:
             with engine.connect() as conn:
                 info = spec.family.server_info(conn)
+                environment = connection_environment(conn, info, self.settings.secrets)
         except sa_exc.DBAPIError as exc:
             engine.dispose()
             raise self._unreachable(spec, server, url, exc) from None
         self._cleanups.append(engine.dispose)
         note = spec.family.describe_dialect(url, info)
-        return LiveBackend(spec, server, url, engine, info, database, note)
+        return LiveBackend(spec, server, url, engine, info, database, note,
+                           environment=environment)
 
     def close(self) -> list[str]:
         """Dispose engines, drop the run's databases, stop started servers; report failures."""

@@ -79,7 +79,7 @@ class MatrixSession:
             return []
         used = list(dict.fromkeys(b for b in map(backend_of, items) if b))
         self.state.provisioner.get_many(used)
-        return header.backend_lines(self.state, used)
+        return header.backend_lines(self.state, used, config.option.verbose)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_dbmatrix.facts import problem_lines, summary_line
 from pytest_dbmatrix.redact import mask_url
 from pytest_dbmatrix.settings import Settings
 from pytest_dbmatrix.state import MatrixState
@@ -25,8 +26,9 @@ def settings_lines(settings: Settings) -> list[str]:
     return lines
 
 
-def backend_lines(state: MatrixState, used: list[str]) -> list[str]:
-    """Printed after collection: the real server behind each backend the tests use."""
+def backend_lines(state: MatrixState, used: list[str], verbose: int = 0) -> list[str]:
+    """Printed after collection: the real server behind each backend the tests use; with -v
+    also its environment facts (charset, strictness, FKs, time zone, ...)."""
     if not used:
         return []
     lines = ["dbmatrix backends in use:"]
@@ -39,6 +41,9 @@ def backend_lines(state: MatrixState, used: list[str]) -> list[str]:
             if live.reaped:
                 lines.append(f"    removed {len(live.reaped)} database(s) left by killed runs: "
                              f"{', '.join(live.reaped)}")
+            if verbose > 0 and live.environment:
+                lines.append(f"    environment: {summary_line(live.environment)}")
+                lines += [f"    {line}" for line in problem_lines(live.environment)]
         elif name in state.provisioner.failed:
             word = "ERROR" if state.settings.strict.value else "skipped"
             lines.append(f"  {name}: {word}: {state.provisioner.failed[name].reason}")
