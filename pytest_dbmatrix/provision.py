@@ -195,9 +195,7 @@ class Provisioner:
             engine = sa.create_engine(url, **options)
         except (ModuleNotFoundError, sa_exc.NoSuchModuleError, ImportError) as exc:
             raise BackendUnavailable(spec.name, self._driver_reason(spec, url, exc)) from None
-        if not admin:
-            family.prepare_engine(engine,
-                                  foreign_keys=self.settings.sqlite_foreign_keys.value)
+        family.prepare_engine(engine, foreign_keys=self.settings.sqlite_foreign_keys.value)
         return engine
 
     def _driver_reason(self, spec: BackendSpec, url: URL, exc: BaseException) -> str:

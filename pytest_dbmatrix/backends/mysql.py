@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import URL, Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_dbmatrix.backends.base import (
     Backend,
@@ -38,9 +39,21 @@ class MySQLBackend(Backend):
     )
 
     def connect_args(self, url: URL, timeout: float) -> dict[str, Any]:
-        if url.get_driver_name() in ("pymysql", "mysqldb"):
-            return {"connect_timeout": max(1, round(timeout))}
+        seconds = max(1, round(timeout))
+        if url.get_driver_name() == "pymysql":  # it awaits the server's greeting with read_timeout
+            return {"connect_timeout": seconds, "read_timeout": seconds}
+        if url.get_driver_name() == "mysqldb":
+            return {"connect_timeout": seconds}
         return {}
+
+    def prepare_engine(self, engine: Engine, *, foreign_keys: bool) -> None:
+        """pymysql: once connected, lift the handshake's read timeout so long queries can run."""
+        if engine.dialect.driver != "pymysql":
+            return
+
+        @sa.event.listens_for(engine, "connect")
+        def _lift_read_timeout(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection._read_timeout = None
 
     def engine_options(self, url: URL) -> dict[str, Any]:
         return {"pool_pre_ping": True}
