@@ -27,10 +27,14 @@ class MatrixState:
     cleanup_problems: list[str] = field(default_factory=list)
 
     def fail_or_skip(self, message: str) -> None:
-        """An unavailable backend: a skip, or an error under --dbmatrix-strict."""
+        """An unavailable backend: a skip, or an error under --dbmatrix-strict.
+
+        Raised `from None`: callers are inside `except BackendUnavailable`, whose message
+        pytest would otherwise print a second time as the context."""
         if self.settings.strict.value:
-            pytest.fail(f"{message} (required by {self.settings.strict.source})", pytrace=False)
-        pytest.skip(message)
+            message = f"{message} (required by {self.settings.strict.source})"
+            raise pytest.fail.Exception(message, pytrace=False) from None
+        raise pytest.skip.Exception(message) from None
 
 
 STATE = pytest.StashKey[MatrixState]()
