@@ -199,9 +199,15 @@ class Provisioner:
         return engine
 
     def _driver_reason(self, spec: BackendSpec, url: URL, exc: BaseException) -> str:
-        extra = f"pip install 'pytest-dbmatrix[{spec.family.extra}]'" if spec.family.extra else ""
-        return (f"the driver for {url.drivername} cannot be loaded ({exc}); {extra or 'install it'}"
-                f" or choose another driver in the URL")
+        """Install what is missing (the extra only installs the default driver), or use that."""
+        family, missing = spec.family, getattr(exc, "name", None)
+        if missing and missing != family.driver_module:
+            install = f"pip install {missing}"
+        else:
+            install = f"pip install 'pytest-dbmatrix[{family.extra}]'" if family.extra else ""
+        where = f" of {spec.url.source}" if spec.url else ""
+        return (f"the driver for {url.drivername} cannot be loaded ({exc}); "
+                f"{install or 'install it'}, or use {family.default_driver}:// in the URL{where}")
 
     def _unreachable(self, spec: BackendSpec, server: Server, url: URL,
                      exc: BaseException) -> BackendUnavailable:
