@@ -1,0 +1,303 @@
+"""Failure modes: every broken backend gives one clear message naming it and the option to fix,
+within the connect timeout, and leaves the other backends' results alone; interrupted runs leave
+nothing behind after the next run; databases the plugin did not create are never touched;
+passwords never reach output, the JSON report or JUnit XML.
+
+Servers that the tests break, stop or kill runs against are throwaway PostgreSQL instances of
+the test's own (initdb on a free loopback port, password auth): the machine's servers are only
+used the way every run uses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import LIVE_URLS
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+RUN_TIMEOUT = 120
+"""Upper bound of one inner pytest run: a hang fails the test instead of blocking CI."""
+CONNECT_TIMEOUT = "1"
+PASSWORD = "Qx7-dbmatrix-Leak-4419"
+"""A distinctive password, searched for in everything a run writes."""
+WRONG_PASSWORD = "Wr0ng-dbmatrix-Pw-8831"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for an inner run: no backend selection or xdist state of the outer run."""
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith(("DBMATRIX_", "PYTEST_")) and not k.startswith("DBMATRIX_TEST_"))}
+    env |= {"PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "1000"}  # summary lines untruncated
+    return env | extra
+
+
+def run_pytest(cwd: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
+        cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL 15 server of this test's own: password auth, loopback, data in /tmp."""
+
+    def __init__(self, password: str = PASSWORD) -> None:
+        self.password = password
+        self.port = 0
+        self.dir = Path()
+
+    def _as_postgres(self, *cmd: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True,
+                              capture_output=True, text=True, timeout=90, **kwargs)  # type: ignore[call-overload]
+
+    def start(self) -> ThrowawayPostgres:
+        if os.geteuid() != 0 or not (PG_BIN / "initdb").exists():
+            pytest.skip("throwaway PostgreSQL needs root and /usr/lib/postgresql/15/bin")
+        self.dir = Path(tempfile.mkdtemp(prefix="dbm-reliability-pg-"))
+        user = pwd.getpwnam("postgres")
+        os.chown(self.dir, user.pw_uid, user.pw_gid)
+        pwfile = self.dir / "pw"
+        pwfile.write_text(self.password + "\n")
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres",
+                          "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync")
+        self.port = free_port()
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   f"-c full_page_writes=off")
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-t", "60",
+                          "-l", str(self.dir / "log"), "-o", options, "start")
+        return self
+
+    @property
+    def stop_command(self) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
+                str(self.dir / "data"), "-m", "immediate", "-w", "stop"]
+
+    def stop(self) -> None:
+        subprocess.run(self.stop_command, capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, password: str | None = None, database: str = "postgres") -> str:
+        return (f"postgresql+psycopg2://postgres:{password or self.password}@127.0.0.1:"
+                f"{self.port}/{database}")
+
+    def databases(self) -> set[str]:
+        engine = sa.create_engine(self.url(), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                return {r[0] for r in conn.exec_driver_sql("SELECT datname FROM pg_database")}
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def throwaway_pg() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts TCP connections and never answers: only a timeout ends it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+# --- one run, many broken backends ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Broken:
+    """A backend configured wrongly, and what its one message must say."""
+
+    name: str
+    url: str
+    says: str
+
+
+def broken_backends(pg: ThrowawayPostgres, silent: int) -> list[Broken]:
+    closed = free_port()
+    pg_live, maria = LIVE_URLS["postgresql"], LIVE_URLS["mariadb"]
+    return [
+        Broken("postgresql_wronghost", "postgresql+psycopg2://postgres@dbmatrix-test.invalid/test",
+               'could not translate host name "dbmatrix-test.invalid"'),
+        Broken("mariadb_wronghost", "mariadb+pymysql://root@dbmatrix-test.invalid/test",
+               "Can't connect to MySQL server on 'dbmatrix-test.invalid'"),
+        Broken("postgresql_wrongport", f"postgresql+psycopg2://postgres@127.0.0.1:{closed}/test",
+               "Connection refused"),
+        Broken("mariadb_wrongport", f"mariadb+pymysql://root@127.0.0.1:{closed}/test",
+               "Can't connect to MySQL server on '127.0.0.1'"),
+        Broken("postgresql_silent", f"postgresql+psycopg2://postgres@127.0.0.1:{silent}/test",
+               "timeout expired"),
+        Broken("mariadb_silent", f"mariadb+pymysql://root@127.0.0.1:{silent}/test",
+               "timed out"),
+        Broken("postgresql_wrongpassword", pg.url(WRONG_PASSWORD),
+               'password authentication failed for user "postgres"'),
+        Broken("postgresql_unknowndb", str(sa.make_url(pg_live).set(database="dbm_no_such_db")),
+               'database "dbm_no_such_db" does not exist'),
+        Broken("mariadb_unknowndb", str(sa.make_url(maria).set(database="dbm_no_such_db")),
+               "Unknown database 'dbm_no_such_db'"),
+        Broken("postgresql_nodriver", "postgresql+pg8000://postgres@127.0.0.1/test",
+               "the driver for postgresql+pg8000 cannot be loaded (import of pg8000 halted; None "
+               "in sys.modules); pip install pg8000, or use postgresql+psycopg2:// in the URL"),
+    ]
+
+
+BROKEN_NAMES = [
+    "postgresql_wronghost", "mariadb_wronghost", "postgresql_wrongport", "mariadb_wrongport",
+    "postgresql_silent", "mariadb_silent", "postgresql_wrongpassword", "postgresql_unknowndb",
+    "mariadb_unknowndb", "postgresql_nodriver",
+]
+
+SURVIVOR_TESTS = """
+import sqlalchemy as sa
+
+def test_write_and_read(db_connection):
+    db_connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    db_connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    assert db_connection.scalar(sa.text("SELECT count(*) FROM t")) == 1
+
+def test_leaky(dbmatrix_backend):
+    url = dbmatrix_backend.url.render_as_string(hide_password=False)
+    print("the URL is", url)
+    if dbmatrix_backend.name == "postgresql_secret":
+        assert url == "", f"failing with {url}"
+"""
+
+MISSING_DRIVER_CONFTEST = """
+import sys
+sys.modules["pg8000"] = None  # a driver that cannot be imported, whatever is installed
+"""
+
+
+@dataclass(frozen=True)
+class BrokenRun:
+    result: subprocess.CompletedProcess[str]
+    cases: dict[str, Broken]
+    path: Path
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout + self.result.stderr
+
+
+@pytest.fixture(scope="module")
+def broken_run(tmp_path_factory: pytest.TempPathFactory, throwaway_pg: ThrowawayPostgres,
+               silent_port: int) -> BrokenRun:
+    """One strict run: sqlite, the live PostgreSQL and MariaDB, a password-protected server, and
+    ten backends that cannot work, each for its own reason, given through env variables."""
+    path = tmp_path_factory.mktemp("broken")
+    (path / "test_inner.py").write_text(SURVIVOR_TESTS)
+    (path / "conftest.py").write_text(MISSING_DRIVER_CONFTEST)
+    cases = {b.name: b for b in broken_backends(throwaway_pg, silent_port)}
+    env = clean_env(**{f"DBMATRIX_{b.name.upper()}_URL": b.url for b in cases.values()})
+    env |= {"DBMATRIX_POSTGRESQL_URL": LIVE_URLS["postgresql"],
+            "DBMATRIX_MARIADB_URL": LIVE_URLS["mariadb"]}
+    names = ["sqlite", "postgresql", "mariadb", "postgresql_secret", *cases]
+    result = run_pytest(path, f"--dbmatrix={','.join(names)}", "--dbmatrix-strict",
+                        f"--dbmatrix-connect-timeout={CONNECT_TIMEOUT}",
+                        f"--dbmatrix-url=postgresql_secret={throwaway_pg.url()}",
+                        "--dbmatrix-report=report.json", "--junitxml=junit.xml",
+                        "-o", "junit_logging=all", "-rA", "-v", "--dbmatrix-summary=full",
+                        env=env)
+    return BrokenRun(result, cases, path)
+
+
+@pytest.mark.parametrize("name", BROKEN_NAMES)
+def test_broken_backend_gives_one_clear_message(broken_run: BrokenRun, name: str) -> None:
+    case = broken_run.cases[name]
+    env_var = f"DBMATRIX_{name.upper()}_URL"
+    header = [line for line in broken_run.output.splitlines()
+              if line.startswith(f"  {name}: ERROR: ")]
+    assert len(header) == 1, broken_run.output
+    line = header[0]
+    assert f"dbmatrix: backend '{name}' unavailable" not in line  # the header says it shorter
+    assert case.says in line
+    assert env_var in line, "the message names the setting to fix"
+    errors = re.findall(rf"ERROR test_inner.py::\S+\[{name}\] - (.*)", broken_run.output)
+    assert len(errors) == 2
+    assert all(e.startswith(f"Failed: dbmatrix: backend '{name}' unavailable") for e in errors)
+
+
+def test_broken_backends_leave_the_others_alone(broken_run: BrokenRun) -> None:
+    summary = broken_run.result.stdout.splitlines()[-1]
+    assert re.search(r"\b7 passed\b", summary) and "1 failed" in summary, summary
+    assert f"{2 * len(BROKEN_NAMES)} errors" in summary
+    report = json.loads((broken_run.path / "report.json").read_text())
+    assert report["totals"]["sqlite"] == {"passed": 2}
+    assert report["totals"]["postgresql"] == {"passed": 2}
+    assert report["totals"]["mariadb"] == {"passed": 2}
+    assert report["totals"]["postgresql_secret"] == {"failed": 1, "passed": 1}
+    for name in BROKEN_NAMES:
+        assert report["backends"][name]["status"] == "unavailable"
+        assert report["totals"][name] == {"error": 2}
+
+
+def test_connect_timeout_bounds_a_silent_server(broken_run: BrokenRun) -> None:
+    """The run ends although two servers accept connections and never answer."""
+    assert broken_run.result.returncode == 1
+    for name in ("postgresql_silent", "mariadb_silent"):
+        assert broken_run.cases[name].says in broken_run.output
+
+
+def test_password_never_printed_or_written(broken_run: BrokenRun) -> None:
+    outputs = {
+        "terminal": broken_run.output,
+        "json": (broken_run.path / "report.json").read_text(),
+        "junit": (broken_run.path / "junit.xml").read_text(),
+    }
+    assert "the URL is postgresql+psycopg2://postgres:***@127.0.0.1" in outputs["terminal"]
+    assert "failing with postgresql+psycopg2://postgres:***@" in outputs["junit"]
+    for where, text in outputs.items():
+        assert PASSWORD not in text, f"password in the {where} output"
+        assert WRONG_PASSWORD not in text, f"wrong password in the {where} output"
+
+
+def test_malformed_url_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_db(db_connection):\n    pass\n")
+    result = pytester.runpytest("--dbmatrix=sqlite,postgresql",
+                                f"--dbmatrix-url=postgresql=postgresql://postgres:{PASSWORD}@"
+                                "127.0.0.1:notaport/test")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "ERROR: dbmatrix: cannot parse the URL of backend 'postgresql' from option "
+        "--dbmatrix-url: *Expected dialect+driver://user:password@host:port/database",
+    ])
+    assert PASSWORD not in result.stdout.str() + result.stderr.str()
+
+
+def test_unknown_backend_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_db(db_connection):\n    pass\n")
+    result = pytester.runpytest("--dbmatrix=sqlite,postgersql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "ERROR: dbmatrix: unknown backend 'postgersql': known are sqlite, postgresql, mysql, "
+        "mariadb, mssql*--dbmatrix-url postgersql=URL or DBMATRIX_POSTGERSQL_URL*",
+    ])
