@@ -13,6 +13,7 @@ from pytest_dbmatrix.redact import scrub
 
 _NOISE = re.compile(r"\(Background on this error at:[^)]*\)|\[SQL:.*|\[parameters:.*", re.S)
 MAX_MESSAGE = 400
+MAX_SQL = 2000
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class NormalisedError:
     message: str
     dbapi_error: str | None = None
     code: str | None = None
+    sql: str | None = None
 
     @property
     def line(self) -> str:
@@ -68,6 +70,14 @@ def _orig_message(orig: BaseException) -> str:
     return str(orig)
 
 
+def _statement(exc: BaseException, secrets: Iterable[str]) -> str | None:
+    """The SQL of a failed statement (without parameters), shortened and scrubbed."""
+    statement = getattr(exc, "statement", None)
+    if not isinstance(statement, str) or not statement.strip():
+        return None
+    return scrub(statement.strip()[:MAX_SQL], secrets)
+
+
 def normalise(exc: BaseException, secrets: Iterable[str] = ()) -> NormalisedError:
     """The most telling exception in the chain, as a `NormalisedError`."""
     chosen = exc
@@ -80,5 +90,6 @@ def normalise(exc: BaseException, secrets: Iterable[str] = ()) -> NormalisedErro
     if isinstance(orig, BaseException):
         driver_error = f"{type(orig).__module__}.{type(orig).__name__}"
         message = _message(_orig_message(orig))
-        return NormalisedError(name, scrub(message, secrets), driver_error, dbapi_code(orig))
+        return NormalisedError(name, scrub(message, secrets), driver_error, dbapi_code(orig),
+                               _statement(chosen, secrets))
     return NormalisedError(name, scrub(_message(str(chosen)), secrets))
