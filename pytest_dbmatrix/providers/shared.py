@@ -1,0 +1,122 @@
+"""One server per backend and run, whatever the number of xdist workers.
+
+The first worker to take the backend's lock starts the server and records it; the others find
+the record and use the same server, each in a database of its own (made by the provisioner).
+Each worker holds a lease; the last to release it stops the server. A server kept by
+`dbmatrix up` is used as it is and never stopped by a run.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.engine import make_url
+
+from pytest_dbmatrix.providers import registry
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers.registry import KEPT, Record
+from pytest_dbmatrix.settings import BackendSpec
+
+Start = Callable[[Record], Record]
+"""Start a server for a fresh record (key, backend, owner filled in); the completed record."""
+
+_reap_lock = threading.Lock()
+_reaped = False
+
+
+def record_key(run_id: str, provider: str, backend: str) -> str:
+    return f"{run_id}-{provider}-{re.sub(r'[^a-z0-9_]', '_', backend.lower())[:30]}"
+
+
+def obtain(spec: BackendSpec, context: ProvideContext, provider: str, start: Start) -> Server:
+    """A server of `provider` for `spec`: kept, already started by this run, or started now."""
+    reaped = reap_once()
+    forced = provider if spec.provider else None
+    kept = None if context.run_id == KEPT else find_kept(spec.name, forced)
+    if kept is not None:
+        return _server(kept, context, reaped, lease=False)
+    key = record_key(context.run_id, provider, spec.name)
+    with registry.locked(key):
+        record = registry.read(key)
+        if record and record.state == "failed":
+            raise BackendUnavailable(spec.name, record.reason)
+        if record and (record.state != "ready" or not _alive(record)):
+            registry.destroy(record)
+            record = None
+        if record is None:
+            record = _start(spec, context, provider, key, start)
+        if context.run_id != KEPT:
+            registry.add_lease(key, context.worker)
+    return _server(record, context, reaped, lease=context.run_id != KEPT)
+
+
+def _start(spec: BackendSpec, context: ProvideContext, provider: str, key: str,
+           start: Start) -> Record:
+    fresh = Record(key, spec.name, provider, context.run_id)
+    registry.write(fresh)
+    try:
+        record = start(fresh)
+    except BackendUnavailable as exc:
+        registry.forget(key)
+        if context.run_id != KEPT:  # the run's other workers get the reason without a retry
+            registry.write(Record(key, spec.name, provider, context.run_id, state="failed",
+                                  reason=exc.reason))
+        raise
+    except BaseException:
+        registry.forget(key)
+        raise
+    record.state = "ready"
+    registry.write(record)
+    return record
+
+
+def _alive(record: Record) -> bool:
+    try:
+        return registry.provider_module(record.provider).is_alive(record)
+    except Exception:
+        return False
+
+
+def _server(record: Record, context: ProvideContext, reaped: list[str], lease: bool) -> Server:
+    source = "kept by 'dbmatrix up'" if record.kept else f"started for this run, {record.provider}"
+    server = Server(make_url(record.url), record.provider, source,
+                    stop=_releaser(record.key, context.worker) if lease else None)
+    server.details["started"] = f"{record.description} ({source})"
+    if reaped:
+        server.details["removed"] = "; ".join(reaped)
+    return server
+
+
+def _releaser(key: str, worker: str) -> Callable[[], None]:
+    def release() -> None:
+        with registry.locked(key):
+            if registry.release_lease(key, worker):
+                return
+            record = registry.read(key)
+            if record is not None:
+                registry.destroy(record)
+            else:
+                registry.forget(key)
+            registry.unlock_file(key)
+    return release
+
+
+def find_kept(backend: str, provider: str | None) -> Record | None:
+    """The live server `dbmatrix up` started for `backend` (of `provider` when forced)."""
+    for name in [provider] if provider else list(registry.MODULES):
+        record = registry.read(record_key(KEPT, name, backend))
+        if record is not None and record.state == "ready" and _alive(record):
+            return record
+    return None
+
+
+def reap_once() -> list[str]:
+    """Reap what killed runs left, once per process; what was removed (reported once)."""
+    global _reaped
+    with _reap_lock:
+        if _reaped:
+            return []
+        _reaped = True
+        return registry.reap_stale()
