@@ -56,7 +56,7 @@ HAZARDS: tuple[Hazard, ...] = (
        "chunk large IN lists and bulk inserts"),
     _h("sqlite-alter", "sqlite", r"No support for ALTER of constraints in SQLite|near \"ALTER\"",
        "use op.batch_alter_table() and render_as_batch=True for SQLite"),
-    _h("alter-needs-existing", "mysql mariadb mssql", r"require the existing type",
+    _h("alter-needs-existing", "mysql mariadb mssql", r"require the existing[ _]type",
        "pass existing_type, existing_nullable and existing_server_default to alter_column"),
     _h("duplicate-column", "mysql mariadb", r"\b1060\b|Duplicate column name",
        "a revision failed half-way on a non-transactional-DDL backend: keep one DDL per "
@@ -129,3 +129,37 @@ FINDING_HINTS: dict[str, str] = {
                          "driver is installed",
 }
 """Fixes for the environment findings of `dbmatrix doctor` and the report (facts.py)."""
+
+FINDING_HINTS.update({
+    # findings of the Alembic migration checks (pytest_dbmatrix.migrations)
+    "multiple-heads": "merge the heads (alembic merge heads -m merge) before deploying",
+    "env-contract": 'in env.py use config.attributes.get("connection") when it is set and pass '
+                    "it to context.configure(connection=...) instead of creating an engine",
+    "upgrade-failed": "fix the revision on this backend (see the SQL and error), or make the "
+                      "operation dialect-specific with op.get_bind().dialect.name",
+    "downgrade-failed": "make downgrade() undo upgrade() on this backend; drop_table also drops "
+                        "its indexes",
+    "downgrade-mismatch": "make downgrade() drop or restore exactly what upgrade() changed "
+                          "(constraints, indexes, types, defaults)",
+    "up-down-up-failed": "downgrade() leaves something behind that the next upgrade() trips on",
+    "up-down-up-mismatch": "upgrade() after downgrade() does not give the same schema",
+    "model-drift": "generate a revision for the difference (alembic revision --autogenerate) "
+                   "or fix the models",
+    "rename-as-add-drop": "hand-write op.alter_column(table, old, new_column_name=new) instead "
+                          "of add_column + drop_column",
+    "data-loss": "keep the data (copy it before dropping) or list it in the revision's "
+                 "dbmatrix_allow_data_loss = ['table.column'] when the loss is intended",
+    "value-changed": "a narrowing type change rounds or truncates: widen the type or convert "
+                     "the values explicitly first",
+    "constraint-dropped": "pass existing_nullable and existing_server_default to alter_column",
+    "fails-with-data": "the revision works on empty tables only: backfill or convert the rows "
+                       "before tightening types or constraints",
+    "fk-orphans": "delete or repair the orphaned rows in the revision; on SQLite run PRAGMA "
+                  "foreign_key_check after batch operations",
+    "sqlite-batch-leftovers": "a batch operation failed half-way: drop the _alembic_tmp_ "
+                              "tables and make the batch operation work on SQLite",
+    "non-atomic-revision": "split the revision into one DDL statement per revision, or make "
+                           "each step idempotent (IF NOT EXISTS guards)",
+    "offline-sql-failed": "make the revision render without a database (no reflection, pass "
+                          "copy_from= to batch_alter_table) if you deploy with --sql",
+})

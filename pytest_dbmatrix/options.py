@@ -66,6 +66,14 @@ OPTIONS = (
            action="store_true"),
     Option("--dbmatrix-alembic-ini", "dbmatrix_alembic_ini", "string",
            "alembic.ini whose migration history is checked on every backend", metavar="PATH"),
+    Option("--dbmatrix-alembic-checks", "dbmatrix_alembic_checks", "args",
+           "migration checks to run: all (default), names, -name to turn one off, e.g. "
+           "'all,-up_down_up'", metavar="CHECKS"),
+    Option("--dbmatrix-alembic-offline", "dbmatrix_alembic_offline", "args",
+           "dialects whose offline (--sql) SQL is rendered with no server besides the "
+           "selected backends (default: mssql,oracle)", metavar="DIALECTS"),
+    Option("--dbmatrix-alembic-sql-dir", "dbmatrix_alembic_sql_dir", "string",
+           "directory for the offline SQL files (default: pytest's temp dir)", metavar="DIR"),
     Option("--dbmatrix-html", "dbmatrix_html", "string",
            "write the matrix as a self-contained HTML page to PATH", metavar="PATH"),
 )

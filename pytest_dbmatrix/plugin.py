@@ -16,6 +16,13 @@ from pytest_dbmatrix.fixtures import (  # noqa: F401 - fixtures are found in thi
     dbmatrix_schema,
 )
 from pytest_dbmatrix.markers import MARKER_SPEC
+from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for migration tests
+    dbmatrix_alembic,
+    dbmatrix_alembic_config,
+    dbmatrix_alembic_database,
+    dbmatrix_at_revision_data,
+    dbmatrix_before_revision_data,
+)
 from pytest_dbmatrix.options import add_options
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.report.header import settings_lines

@@ -57,6 +57,9 @@ class Settings:
     alembic_ini: Sourced[str | None]
     html: Sourced[str | None]
     secrets: tuple[str, ...] = field(default=())
+    alembic_checks: Sourced[tuple[str, ...]] = Sourced(("all",), "default")
+    alembic_offline: Sourced[tuple[str, ...]] = Sourced(("mssql", "oracle"), "default")
+    alembic_sql_dir: Sourced[str | None] = Sourced(None, "default")
 
 
 def env_var_for(name: str) -> str:
@@ -109,6 +112,13 @@ def _names(value: Any) -> tuple[str, ...]:
     names = [n.strip().lower() for item in items for n in str(item).split(",") if n.strip()]
     if "all" in names:
         names = [n for n in names if n != "all"] + [k for k in KNOWN if k not in names]
+    return tuple(dict.fromkeys(names))
+
+
+def _items(value: Any) -> tuple[str, ...]:
+    """A comma/space separated list, kept in order without duplicates."""
+    items = value if isinstance(value, list | tuple) else [value]
+    names = [n.strip().lower() for item in items for n in str(item).split(",") if n.strip()]
     return tuple(dict.fromkeys(names))
 
 
@@ -201,6 +211,10 @@ def resolve(config: pytest.Config) -> Settings:
         alembic_ini=_sourced(config, "dbmatrix_alembic_ini", None, str),
         html=_sourced(config, "dbmatrix_html", None, str),
         secrets=tuple(str(s) for s in secrets),
+        alembic_checks=_sourced(config, "dbmatrix_alembic_checks", ("all",), _items),
+        alembic_offline=_sourced(config, "dbmatrix_alembic_offline", ("mssql", "oracle"),
+                                 _items),
+        alembic_sql_dir=_sourced(config, "dbmatrix_alembic_sql_dir", None, str),
     )
 
 

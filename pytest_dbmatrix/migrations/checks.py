@@ -1,0 +1,403 @@
+"""The built-in migration checks: each runs for one backend and reports findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script
+
+from pytest_dbmatrix.hazards import find_hazard
+from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
+from pytest_dbmatrix.migrations.context import BackendMigrations, Step
+from pytest_dbmatrix.migrations.findings import Finding, MigrationFailure
+from pytest_dbmatrix.migrations.hazards import alter_intents, scan
+from pytest_dbmatrix.migrations.history import History
+from pytest_dbmatrix.migrations.runner import DDL, Capture, ContractBroken, InjectedFailure
+
+ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
+"""A revision module may list "table.column" (or "table") whose data it drops on purpose."""
+COMPARE_OPTIONS = ("include_object", "include_name", "include_schemas", "version_table",
+                   "version_table_schema", "render_as_batch", "compare_type",
+                   "compare_server_default")
+NOISE: tuple[tuple[frozenset[str], str, str, str], ...] = (
+    (frozenset({"mariadb", "mysql"}), "modify_type", "LONGTEXT", "JSON"),
+)
+"""(dialects, diff op, reflected type, model type) differences that are no real drift."""
+
+
+@dataclass
+class CheckRun:
+    """One check on one backend (or one dialect offline): collects findings and context."""
+
+    check: str
+    backend: str
+    dialect: str
+    history: History
+    bm: BackendMigrations | None = None
+    artifacts: Path | None = None
+    findings: list[Finding] = field(default_factory=list)
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    partial: str | None = None
+
+    @property
+    def migrations(self) -> BackendMigrations:
+        assert self.bm is not None
+        return self.bm
+
+    def add(self, kind: str, message: str, revision: str | None = None,
+            **details: Any) -> None:
+        self.findings.append(Finding(kind, self.check, self.backend, message, revision,
+                                     self.dialect, details))
+
+    def error(self, exc: BaseException, default_kind: str, revision: str | None,
+              what: str) -> None:
+        line = self.migrations.error_line(exc) if self.bm else f"{type(exc).__name__}: {exc}"
+        hazard = find_hazard(line, self.dialect)
+        self.add(hazard.id if hazard else default_kind, f"{what} failed: {line}", revision,
+                 error=line)
+
+    def section_for(self, script: Script, statements: list[str] | None = None) -> None:
+        label = self.history.label(script)
+        self.sections.append(("revision", f"{label}\nfile: {script.path}"))
+        if statements:
+            self.sections.append(("SQL", ";\n".join(statements[-10:]) + ";"))
+
+    def finish(self) -> None:
+        backend = (f"{self.backend} ({self.bm.live.info.label}, dialect {self.dialect})"
+                   if self.bm else f"{self.backend} (offline, dialect {self.dialect})")
+        if self.findings:
+            raise MigrationFailure(self.findings, [*self.sections, ("backend", backend)])
+        if self.partial:
+            pytest.skip(self.partial)
+
+
+def _require_contract(run: CheckRun) -> None:
+    result = run.migrations.contract()
+    if isinstance(result, ContractBroken):
+        pytest.skip(f"env.py does not use the connection pytest-dbmatrix passes: see "
+                    f"migrations::env_contract[{run.backend}]")
+
+
+def _reachable(run: CheckRun) -> int:
+    """Revisions that upgrade cleanly; marks the run partial when the upgrade fails later."""
+    _require_contract(run)
+    timeline = run.migrations.timeline
+    failure = timeline.failure
+    if failure is not None:
+        run.partial = (f"checked the revisions before {failure.script.revision} only: the "
+                       f"upgrade fails there (see migrations::upgrade[{run.backend}])")
+    return timeline.reachable
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def single_head(run: CheckRun) -> None:
+    heads = run.history.heads
+    if len(heads) != 1:
+        run.add("multiple-heads", f"{len(heads)} heads: {', '.join(sorted(heads))}",
+                heads=sorted(heads))
+
+
+def env_contract(run: CheckRun) -> None:
+    result = run.migrations.contract()
+    if isinstance(result, ContractBroken):
+        run.add("env-contract", str(result))
+
+
+def upgrade(run: CheckRun) -> None:
+    _require_contract(run)
+    timeline = run.migrations.timeline
+    failure = timeline.failure
+    if failure is not None and failure.error is not None:
+        run.error(failure.error, "upgrade-failed", failure.script.revision,
+                  f"upgrade to {failure.script.revision}")
+        run.section_for(failure.script, failure.statements)
+
+
+def _diff_line(diff: Any) -> tuple[str, str]:
+    """(table, readable text) of one autogenerate difference."""
+    op = diff[0]
+    if op in ("add_table", "remove_table"):
+        return diff[1].name, f"{op} {diff[1].name}"
+    if op in ("add_column", "remove_column"):
+        return diff[2], f"{op} {diff[2]}.{diff[3].name} {diff[3].type}"
+    if op.startswith("modify_"):
+        return diff[2], f"{op} {diff[2]}.{diff[3]}: database {diff[5]} -> models {diff[6]}"
+    obj = diff[1]
+    table = getattr(getattr(obj, "table", None), "name", "")
+    columns = ", ".join(c.name for c in getattr(obj, "columns", []))
+    return table, f"{op} {getattr(obj, 'name', None) or ''} on {table}({columns})"
+
+
+def _noise(dialect: str, diff: Any) -> bool:
+    for dialects, op, reflected, model in NOISE:
+        if dialect in dialects and diff[0] == op and str(diff[5]).startswith(reflected) \
+                and type(diff[6]).__name__.upper() == model:
+            return True
+    return False
+
+
+def _flat(diffs: list[Any]) -> list[Any]:
+    return [d for group in diffs for d in (group if isinstance(group, list) else [group])]
+
+
+def model_match(run: CheckRun) -> None:
+    reachable = _reachable(run)
+    if run.partial:
+        pytest.skip(run.partial)
+    bm = run.migrations
+    facts = bm.contract()
+    assert not isinstance(facts, ContractBroken)
+    metadata = facts.opts.get("target_metadata")
+    if metadata is None:
+        run.add("model-drift", "env.py passes no target_metadata to context.configure(): "
+                "nothing to compare the migrated schema with")
+        return
+    bm.go_to(reachable)
+    opts = {k: facts.opts[k] for k in COMPARE_OPTIONS if k in facts.opts}
+    for key in ("compare_type", "compare_server_default"):
+        opts[key] = opts[key] if callable(opts.get(key)) else True
+    with bm.runner.connection() as conn:
+        context = MigrationContext.configure(connection=conn, opts=opts | {
+            "target_metadata": metadata})
+        script = produce_migrations(context, metadata)
+        assert script.upgrade_ops is not None
+        diffs = [d for d in _flat(script.upgrade_ops.as_diffs()) if not _noise(run.dialect, d)]
+        rendered = render_python_code(script.upgrade_ops) if diffs else ""
+    for diff in diffs:
+        _table, text = _diff_line(diff)
+        run.add("model-drift", text, None, op=diff[0])
+    if rendered:
+        run.sections.append(("autogenerate would write", rendered))
+
+
+def _compare(run: CheckRun, expected: snapshot.Snapshot, kind_default: str, revision: str,
+             what: str, seen: set[str]) -> None:
+    actual = run.migrations.runner.snapshot()
+    new = [line for line in snapshot.diff(expected, actual) if line not in seen]
+    seen.update(new)
+    leaked = [line.split()[2] for line in new if line.endswith(": left behind")]
+    if leaked:
+        run.add("pg-enum-type-leak", f"{what} leaves enum type(s) {', '.join(leaked)}",
+                revision, enums=leaked)
+        new = [line for line in new if not line.endswith(": left behind")]
+    if new:
+        run.add(kind_default, f"{what}: schema differs: " + "; ".join(new[:5]), revision,
+                differences=new)
+
+
+def downgrade(run: CheckRun) -> None:
+    reachable = _reachable(run)
+    bm = run.migrations
+    steps = bm.timeline.steps
+    bm.go_to(reachable)
+    seen: set[str] = set()
+    for index in reversed(range(reachable)):
+        step = steps[index]
+        bm.position = None
+        try:
+            bm.runner.apply([step.script], up=False)
+        except Exception as exc:
+            run.error(exc, "downgrade-failed", step.script.revision,
+                      f"downgrade of {step.script.revision}")
+            run.section_for(step.script)
+            return
+        bm.position = index
+        _compare(run, step.before, "downgrade-mismatch", step.script.revision,
+                 f"after downgrading {step.script.revision}", seen)
+
+
+def up_down_up(run: CheckRun) -> None:
+    reachable = _reachable(run)
+    bm = run.migrations
+    bm.go_to(0)
+    seen: set[str] = set()
+    for index, step in enumerate(bm.timeline.steps[:reachable]):
+        rev = step.script.revision
+        bm.position = None
+        for up, phase in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
+            try:
+                bm.runner.apply([step.script], up=up)
+            except Exception as exc:
+                run.error(exc, "up-down-up-failed", rev, f"{phase} of {rev}")
+                run.section_for(step.script)
+                return
+            if phase == "downgrade":
+                _compare(run, step.before, "downgrade-mismatch", rev,
+                         f"after up and down of {rev}", seen)
+        assert step.after is not None
+        _compare(run, step.after, "up-down-up-mismatch", rev, f"after up, down, up of {rev}",
+                 seen)
+        bm.position = index + 1
+
+
+def _allowed(script: Script) -> set[str]:
+    return set(getattr(script.module, ALLOW_LOSS_ATTRIBUTE, ()) or ())
+
+
+def _dropped_constraints(run: CheckRun, step: Step) -> None:
+    """NOT NULL or a server default that vanished without the revision asking for it."""
+    if step.after is None:
+        return
+    intents = alter_intents(run.migrations.history.source(step.script))
+    for table, info in step.before["tables"].items():
+        after_table = step.after["tables"].get(table)
+        if after_table is None:
+            continue
+        for column, old in info["columns"].items():
+            new = after_table["columns"].get(column)
+            asked = intents.get((table, column), frozenset())
+            if new is None:
+                continue
+            if not old["nullable"] and new["nullable"] and "nullable" not in asked:
+                run.add("constraint-dropped", f"{table}.{column} lost NOT NULL (the revision "
+                        f"did not ask for it)", step.script.revision, column=f"{table}.{column}")
+            if old["default"] and not new["default"] and "server_default" not in asked:
+                run.add("constraint-dropped", f"{table}.{column} lost its server default "
+                        f"{old['default']}", step.script.revision, column=f"{table}.{column}")
+
+
+def data_preserved(run: CheckRun) -> None:
+    reachable = _reachable(run)
+    bm = run.migrations
+    bm.go_to(0)
+    seeder = data.Seeder()
+    for step in bm.timeline.steps[:reachable]:
+        bm.position = None
+        with bm.runner.connection() as conn:
+            seeder.seed(conn)
+            before = data.read(conn)
+        try:
+            bm.runner.apply([step.script])
+        except Exception as exc:
+            run.error(exc, "fails-with-data", step.script.revision,
+                      f"upgrade to {step.script.revision} with rows in the tables")
+            run.section_for(step.script)
+            return
+        with bm.runner.connection() as conn:
+            after = data.read(conn)
+            found = orphans.find(conn) if run.dialect == "sqlite" else []
+        allowed = _allowed(step.script)
+        for loss in data.losses(before, after):
+            if loss.table in allowed or f"{loss.table}.{loss.column}" in allowed:
+                continue
+            run.add(loss.kind, loss.message, step.script.revision, table=loss.table,
+                    column=loss.column)
+        for orphan in found:
+            run.add("fk-orphans", orphan, step.script.revision)
+        _dropped_constraints(run, step)
+    if seeder.unseedable:
+        run.sections.append(("tables not seeded", "\n".join(
+            f"{t}: {why}" for t, why in seeder.unseedable.items())))
+
+
+def hazards(run: CheckRun) -> None:
+    bm = run.migrations
+    history = bm.history
+    for script in history.ordered:
+        for hazard in scan(script, history.source(script), run.dialect):
+            run.add(hazard.kind, hazard.message, hazard.revision, line=hazard.line,
+                    file=script.path)
+    if isinstance(bm.contract(), ContractBroken):
+        return
+    reachable = bm.timeline.reachable
+    for step in bm.timeline.steps[:reachable]:
+        leftovers = snapshot.tmp_tables(step.after or step.before)
+        if leftovers:
+            run.add("sqlite-batch-leftovers", f"tables left behind: {', '.join(leftovers)}",
+                    step.script.revision, tables=leftovers)
+    bm.go_to(reachable)
+    with bm.runner.connection() as conn:
+        for orphan in orphans.find(conn):
+            run.add("fk-orphans", orphan)
+
+
+def _inject(run: CheckRun, index: int, step: Step) -> dict[str, Any]:
+    """Abort the revision after its first write; does the version still match the schema?"""
+    bm = run.migrations
+    bm.go_to(index)
+    bm.position = None
+    capture = Capture(fail_after_writes=1)
+    try:
+        bm.runner.apply([step.script], capture=capture)
+        stopped = False
+    except InjectedFailure:
+        stopped = True
+    heads = bm.runner.heads()
+    schema = bm.runner.snapshot()
+    at_before = heads == step.heads_before and not snapshot.diff(step.before, schema)
+    after = step.after or step.before
+    at_after = heads != step.heads_before and not snapshot.diff(after, schema)
+    rerun_error = None
+    try:
+        bm.runner.apply([step.script])
+        converges = not snapshot.diff(after, bm.runner.snapshot())
+    except Exception as exc:
+        converges = False
+        rerun_error = bm.error_line(exc)
+    return {"stopped": stopped, "version_matches_schema": at_before or at_after,
+            "alembic_version": list(heads), "rerun_converges": converges,
+            "rerun_error": rerun_error}
+
+
+def atomicity(run: CheckRun) -> None:
+    reachable = _reachable(run)
+    bm = run.migrations
+    transactional = bm.live.capabilities.transactional_ddl
+    for index, step in enumerate(bm.timeline.steps[:reachable]):
+        ddl = [s for s in step.writes if DDL.match(s)]
+        if len(step.writes) < 2 or not ddl:
+            continue
+        result = _inject(run, index, step)
+        consistent = result["version_matches_schema"] and result["rerun_converges"]
+        if transactional and consistent:
+            continue
+        verdict = ("alembic_version still matches the schema" if result["version_matches_schema"]
+                   else "alembic_version no longer matches the schema")
+        rerun = ("re-running converges" if result["rerun_converges"]
+                 else f"re-running fails ({result['rerun_error'] or 'schema differs'})")
+        run.add("non-atomic-revision", f"{len(step.writes)} statements ({len(ddl)} DDL) on a "
+                f"backend without transactional DDL; aborted after the first: {verdict}, "
+                f"{rerun}", step.script.revision, statements=len(step.writes), **result)
+        run.section_for(step.script, step.writes)
+
+
+def offline_sql(run: CheckRun) -> None:
+    rendering = offline.render(run.history, run.dialect)
+    if run.artifacts is not None:
+        path = offline.save(rendering, run.artifacts, run.backend)
+        run.sections.append(("artifact", str(path)))
+    if rendering.error is not None:
+        line = f"{type(rendering.error).__name__}: {rendering.error}".splitlines()[0]
+        hazard = find_hazard(line, run.dialect)
+        run.add(hazard.id if hazard else "offline-sql-failed",
+                f"offline (--sql) rendering failed: {line}", rendering.failed_revision,
+                error=line)
+        if rendering.sql:
+            run.sections.append(("SQL rendered before the failure", rendering.sql[-2000:]))
+
+
+Check = Callable[[CheckRun], None]
+CHECKS: dict[str, Check] = {
+    "single_head": single_head,
+    "env_contract": env_contract,
+    "upgrade": upgrade,
+    "model_match": model_match,
+    "downgrade": downgrade,
+    "up_down_up": up_down_up,
+    "data_preserved": data_preserved,
+    "hazards": hazards,
+    "atomicity": atomicity,
+    "offline_sql": offline_sql,
+}
+"""Every built-in check by name, in the order they run for a backend."""
+OFFLINE_ONLY = frozenset({"single_head", "offline_sql"})
+"""Checks that need no database (they run even where no server is available)."""
+

@@ -1,0 +1,119 @@
+"""One backend's migration work for the session: its database, runner and the upgrade timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from alembic.script import Script
+
+from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.migrations import snapshot
+from pytest_dbmatrix.migrations.database import MigrationDatabase
+from pytest_dbmatrix.migrations.history import History
+from pytest_dbmatrix.migrations.runner import Capture, ContractBroken, EnvFacts, Runner
+from pytest_dbmatrix.provision import LiveBackend
+
+
+@dataclass
+class Step:
+    """One revision applied on its own during the step-by-step upgrade."""
+
+    script: Script
+    heads_before: tuple[str, ...]
+    before: snapshot.Snapshot
+    after: snapshot.Snapshot | None = None
+    statements: list[str] = field(default_factory=list)
+    writes: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+@dataclass
+class Timeline:
+    """The upgrade from base to head, one revision at a time, with a snapshot around each."""
+
+    steps: list[Step]
+    final_heads: tuple[str, ...] = ()
+
+    @property
+    def failure(self) -> Step | None:
+        return self.steps[-1] if self.steps and self.steps[-1].error else None
+
+    @property
+    def reachable(self) -> int:
+        """How many revisions (in order) upgrade cleanly."""
+        return len(self.steps) - (1 if self.failure else 0)
+
+
+class BackendMigrations:
+    """Per backend and worker: built lazily, shared by every check of that backend."""
+
+    def __init__(self, live: LiveBackend, history: History, database: MigrationDatabase):
+        self.live = live
+        self.history = history
+        self.database = database
+        self.runner = Runner(history, database)
+        self.position: int | None = None
+        """Revisions [0, position) applied and nothing else changed; None when unknown."""
+        self._contract: EnvFacts | ContractBroken | None = None
+
+    @property
+    def name(self) -> str:
+        return self.live.name
+
+    @property
+    def dialect(self) -> str:
+        return self.live.dialect
+
+    def contract(self) -> EnvFacts | ContractBroken:
+        """Whether env.py uses the connection it is given (run once, read-only)."""
+        if self._contract is None:
+            self.database.reset()
+            self.position = 0
+            try:
+                self._contract = self.runner.inspect_env()
+            except ContractBroken as exc:
+                self._contract = exc
+        return self._contract
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        self.database.reset()
+        self.position = 0
+        steps: list[Step] = []
+        before = self.runner.snapshot()
+        for index, script in enumerate(self.history.ordered):
+            step = self._step(script, before)
+            steps.append(step)
+            if step.error is not None:
+                self.position = None
+                return Timeline(steps)
+            self.position = index + 1
+            before = step.after or before
+        return Timeline(steps, self.runner.heads())
+
+    def _step(self, script: Script, before: snapshot.Snapshot) -> Step:
+        capture = Capture()
+        step = Step(script, (), before)
+        try:
+            facts = self.runner.apply([script], capture=capture)
+            step.heads_before = facts.heads
+            step.after = self.runner.snapshot()
+        except Exception as exc:
+            step.error = exc
+        step.statements = capture.statements
+        step.writes = capture.writes()
+        return step
+
+    def go_to(self, index: int) -> None:
+        """Have revisions [0, index) applied: reuse the database when it is there already."""
+        if self.position != index:
+            self.position = None
+            self.runner.upgrade_to(index)
+            self.position = index
+
+    def error_line(self, exc: BaseException) -> str:
+        return normalise(exc, ()).line
+
+    def close(self) -> None:
+        self.database.close()

@@ -1,0 +1,221 @@
+"""Generated rows for every table, and what a revision did to the rows already there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.migrations.snapshot import TMP_PREFIX, VERSION_TABLE
+
+TableRows = dict[tuple[Any, ...], dict[str, Any]]
+"""Rows of one table by primary key (or position when it has none), values normalised."""
+TEXT = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN"
+
+
+def reflect(conn: Connection) -> sa.MetaData:
+    metadata = sa.MetaData()
+    metadata.reflect(conn, only=lambda name, _md: name != VERSION_TABLE
+                     and not name.startswith(TMP_PREFIX))
+    return metadata
+
+
+def _text(type_: Any, n: int) -> str:
+    length = min(getattr(type_, "length", None) or 40, 40)
+    return (f"{n}~" + TEXT)[:length]
+
+
+def _number(type_: Any, n: int) -> Any:
+    if isinstance(type_, sa.Float):
+        return n + 0.5
+    scale = type_.scale or 0
+    digits = (type_.precision or 10) - scale
+    whole = n % (10 ** max(digits, 1))
+    return Decimal(f"{whole}.{'7' * scale}") if scale else Decimal(whole)
+
+
+def value_for(column: sa.Column[Any], n: int) -> Any:
+    """A value of the column's type, distinct for each `n`; ... when none can be made."""
+    t = column.type
+    kinds: list[tuple[type[Any], Any]] = [
+        (sa.Enum, lambda: t.enums[n % len(t.enums)] if t.enums else ...),  # type: ignore[attr-defined]
+        (sa.Boolean, lambda: n % 2 == 0),
+        (sa.Integer, lambda: n),
+        (sa.Numeric, lambda: _number(t, n)),
+        (sa.String, lambda: _text(t, n)),
+        (sa.DateTime, lambda: dt.datetime(2024, 1, 1, 12) + dt.timedelta(days=n, seconds=n)),
+        (sa.Date, lambda: dt.date(2024, 1, 1) + dt.timedelta(days=n)),
+        (sa.Time, lambda: dt.time(n % 24, n % 60)),
+        (sa.Interval, lambda: dt.timedelta(seconds=n)),
+        (sa.LargeBinary, lambda: f"b{n}".encode()),
+        (sa.JSON, lambda: {"n": n}),
+        (sa.Uuid, lambda: uuid.UUID(int=n + 1)),
+    ]
+    for kind, make in kinds:
+        if isinstance(t, kind):
+            return make()
+    return None if column.nullable else ...
+
+
+def _generated_key(table: sa.Table) -> bool:
+    """A single integer primary key the database numbers itself."""
+    pk = list(table.primary_key.columns)
+    return (len(pk) == 1 and isinstance(pk[0].type, sa.Integer)
+            and not pk[0].foreign_keys and pk[0].autoincrement in (True, "auto"))
+
+
+def _parent_values(conn: Connection, column: sa.Column[Any]) -> list[Any]:
+    fk = next(iter(column.foreign_keys))
+    target = fk.column
+    if target.table is column.table:
+        return []
+    return list(conn.scalars(sa.select(target).distinct().limit(50)))
+
+
+@dataclass
+class Seeder:
+    """Insert `rows` generated rows into every table, parents first; counts keep values unique."""
+
+    rows: int = 2
+    counter: int = 1000
+    unseedable: dict[str, str] = field(default_factory=dict)
+
+    def seed(self, conn: Connection) -> None:
+        metadata = reflect(conn)
+        for table in metadata.sorted_tables:
+            self._seed_table(conn, table)
+        conn.commit()
+
+    def _row(self, conn: Connection, table: sa.Table, parents: dict[str, list[Any]]
+             ) -> dict[str, Any] | None:
+        self.counter += 1
+        row: dict[str, Any] = {}
+        for column in table.columns:
+            if column.primary_key and _generated_key(table):
+                continue
+            if column.foreign_keys:
+                values = parents[column.name]
+                value = values[self.counter % len(values)] if values else None
+                if value is None and not column.nullable:
+                    return None
+            else:
+                value = value_for(column, self.counter)
+            if value is ...:
+                return None
+            row[column.name] = value
+        return row
+
+    def _seed_table(self, conn: Connection, table: sa.Table) -> None:
+        parents = {c.name: _parent_values(conn, c) for c in table.columns if c.foreign_keys}
+        made = [self._row(conn, table, parents) for _ in range(self.rows)]
+        rows = [r for r in made if r is not None]
+        if len(rows) < len(made):
+            self.unseedable[table.name] = "no value can be generated for a NOT NULL column"
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(table.insert(), rows)
+        except sa.exc.DBAPIError as exc:
+            self.unseedable[table.name] = normalise(exc).line
+
+
+def normalised(value: Any) -> Any:
+    """A representation that survives harmless type changes (5, 5.0 and Decimal('5') agree)."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int | float | Decimal):
+        try:
+            return format(Decimal(str(value)).normalize(), "f")
+        except InvalidOperation:
+            return str(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    return value
+
+
+def read(conn: Connection) -> dict[str, TableRows]:
+    """Every row of every table, by primary key."""
+    data: dict[str, TableRows] = {}
+    for table in reflect(conn).sorted_tables:
+        pk = [c.name for c in table.primary_key.columns]
+        rows: TableRows = {}
+        for position, row in enumerate(conn.execute(sa.select(table)).mappings()):
+            key = tuple(normalised(row[c]) for c in pk) if pk else (position,)
+            rows[key] = {k: normalised(v) for k, v in row.items()}
+        data[table.name] = rows
+    return data
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Data a revision lost: kind is rename-as-add-drop, data-loss or value-changed."""
+
+    kind: str
+    table: str
+    column: str | None
+    message: str
+
+
+def _columns(rows: TableRows) -> set[str]:
+    return set(next(iter(rows.values()))) if rows else set()
+
+
+def _added_columns_empty(after: TableRows, added: set[str]) -> list[str]:
+    return sorted(c for c in added if all(r.get(c) is None for r in after.values()))
+
+
+def _column_losses(table: str, before: TableRows, after: TableRows) -> list[Loss]:
+    losses = []
+    dropped = {c for c in _columns(before) - _columns(after)
+               if any(r[c] is not None for r in before.values())}
+    added_empty = _added_columns_empty(after, _columns(after) - _columns(before))
+    for column in sorted(dropped):
+        if added_empty:
+            losses.append(Loss("rename-as-add-drop", table, column,
+                               f"{table}.{column} was dropped and {', '.join(added_empty)} added "
+                               f"empty in the same revision: its values are lost"))
+        else:
+            losses.append(Loss("data-loss", table, column,
+                               f"{table}.{column} was dropped with its values"))
+    for column in sorted(_columns(before) & _columns(after)):
+        changed = [(before[k][column], after[k][column]) for k in before.keys() & after.keys()
+                   if before[k][column] != after[k][column]]
+        if changed:
+            old, new = changed[0]
+            losses.append(Loss("value-changed", table, column,
+                               f"{len(changed)} value(s) of {table}.{column} changed, e.g. "
+                               f"{old!r} -> {new!r}"))
+    return losses
+
+
+def losses(before: dict[str, TableRows], after: dict[str, TableRows]) -> list[Loss]:
+    """What was in `before` and is gone or different in `after`."""
+    found = []
+    for table, rows in before.items():
+        if not rows:
+            continue
+        if table not in after:
+            if any(rows.keys() == other.keys() for name, other in after.items()
+                   if name not in before):
+                continue  # renamed
+            found.append(Loss("data-loss", table, None,
+                              f"table {table} was dropped with {len(rows)} row(s)"))
+            continue
+        lost = len(rows.keys() - after[table].keys())
+        if lost:
+            found.append(Loss("data-loss", table, None, f"{lost} row(s) of {table} are gone"))
+        found += _column_losses(table, rows, after[table])
+    return found

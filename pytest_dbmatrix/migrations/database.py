@@ -1,0 +1,66 @@
+"""The database migrations run in: a second database of the run per backend and worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from pytest_dbmatrix.provision import LiveBackend
+
+SUFFIX = "_mig"
+
+
+class MigrationDatabase:
+    """Named after the run's own database (so stale-run cleanup finds it); empty on `reset`."""
+
+    def __init__(self, live: LiveBackend, tmp_dir: Path, timeout: float,
+                 sqlite_foreign_keys: bool, suffix: str = SUFFIX) -> None:
+        self.live = live
+        self.timeout = timeout
+        self.foreign_keys = sqlite_foreign_keys
+        family = live.family
+        if family.server_backed:
+            self.name = f"{live.database}{suffix}"
+            self.url: URL = family.database_url(live.url, self.name)
+        else:
+            self.name = str(tmp_dir / f"{live.name}{suffix}.db")
+            self.url = live.url.set(database=self.name)
+        self.engine: Engine = self._engine()
+        self.exists = False
+
+    def _engine(self) -> Engine:
+        family = self.live.family
+        options: dict[str, Any] = dict(family.engine_options(self.url))
+        options["connect_args"] = family.connect_args(self.url, self.timeout)
+        engine = sa.create_engine(self.url, **options)
+        family.prepare_engine(engine, foreign_keys=self.foreign_keys)
+        return engine
+
+    def reset(self) -> None:
+        """Make the database empty: drop and create it (delete the file on SQLite)."""
+        self.engine.dispose()
+        if not self.live.family.server_backed:
+            Path(self.name).unlink(missing_ok=True)
+            self.exists = True
+            return
+        with self.live.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if self.exists:
+                self.live.family.drop_database(conn, self.name)
+            self.live.family.create_database(conn, self.name)
+        self.exists = True
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if not self.exists:
+            return
+        if not self.live.family.server_backed:
+            Path(self.name).unlink(missing_ok=True)
+        else:
+            with self.live.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                self.live.family.drop_database(conn, self.name)
+        self.exists = False

@@ -1,0 +1,60 @@
+"""The user's Alembic project: its Config, its scripts, revisions in the order they apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+
+
+class HistoryError(Exception):
+    """The Alembic project cannot be loaded; the message names the setting and the fix."""
+
+
+def load_config(ini: str, base: Path, source: str) -> Config:
+    """An Alembic Config for `ini` (relative to `base`), or a clear error naming `source`."""
+    path = Path(ini)
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise HistoryError(f"dbmatrix: {source} names {ini!r} but {path} does not exist; "
+                           f"give the path of alembic.ini (relative to {base})")
+    return Config(str(path))
+
+
+@dataclass
+class History:
+    """The scripts of one Alembic project, loaded once and shared by every check."""
+
+    config: Config
+
+    @cached_property
+    def script(self) -> ScriptDirectory:
+        try:
+            return ScriptDirectory.from_config(self.config)
+        except CommandError as exc:
+            raise HistoryError(f"dbmatrix: cannot load the Alembic scripts of "
+                               f"{self.config.config_file_name}: {exc}") from None
+
+    @cached_property
+    def ordered(self) -> list[Script]:
+        """Every revision, parents before children (merge points after all their parents)."""
+        return list(reversed(list(self.script.walk_revisions("base", "heads"))))
+
+    @property
+    def heads(self) -> list[str]:
+        return list(self.script.get_heads())
+
+    def index(self, revision: str) -> int:
+        return next(i for i, s in enumerate(self.ordered) if s.revision == revision)
+
+    def label(self, script: Script) -> str:
+        doc = (script.doc or "").strip().splitlines()
+        return f"{script.revision} ({doc[0]})" if doc else script.revision
+
+    def source(self, script: Script) -> str:
+        return Path(script.path).read_text(encoding="utf-8")

@@ -1,0 +1,198 @@
+"""The migrations feature: generate the checks as items, run them, report their findings."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.config import Config
+
+from pytest_dbmatrix.migrations.checks import CHECKS, OFFLINE_ONLY, CheckRun
+from pytest_dbmatrix.migrations.context import BackendMigrations
+from pytest_dbmatrix.migrations.database import MigrationDatabase
+from pytest_dbmatrix.migrations.findings import MigrationFailure
+from pytest_dbmatrix.migrations.history import History, HistoryError
+from pytest_dbmatrix.migrations.items import MigrationItem, collector, make_item
+from pytest_dbmatrix.providers import BackendUnavailable
+from pytest_dbmatrix.session import BACKEND, KEY
+from pytest_dbmatrix.state import MatrixState
+
+PLUGIN_NAME = "dbmatrix-alembic_ini"
+SQL_DIR = "alembic-sql"
+
+
+def enabled_checks(names: tuple[str, ...], source: str) -> list[str]:
+    """`all`, names, and `-name` to turn one off, validated against the known checks."""
+    chosen: list[str] = []
+    for name in names or ("all",):
+        drop = name.startswith("-")
+        name = name.lstrip("-").replace("-", "_")
+        expanded = list(CHECKS) if name == "all" else [name]
+        if name != "all" and name not in CHECKS:
+            raise pytest.UsageError(f"dbmatrix: {source} names unknown migration check "
+                                    f"{name!r}; known: all, {', '.join(CHECKS)}")
+        chosen = [c for c in chosen if c not in expanded] if drop else chosen + [
+            c for c in expanded if c not in chosen]
+    return [c for c in CHECKS if c in chosen]
+
+
+def migration_check(request: pytest.FixtureRequest, dbmatrix_alembic_config: Config,
+                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The body of every generated migration item: run its check."""
+    plugin = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    assert isinstance(plugin, MigrationsPlugin)
+    item = request.node
+    assert isinstance(item, MigrationItem)
+    plugin.run(item, dbmatrix_alembic_config, tmp_path_factory.getbasetemp())
+
+
+class MigrationsPlugin:
+    """Registered when dbmatrix_alembic_ini is set."""
+
+    def __init__(self, state: MatrixState) -> None:
+        self.state = state
+        settings = state.settings
+        self.checks = enabled_checks(settings.alembic_checks.value,
+                                     settings.alembic_checks.source)
+        self.offline_dialects = list(settings.alembic_offline.value)
+        self.histories: dict[int, History] = {}
+        self.backends: dict[tuple[str, int], BackendMigrations] = {}
+        self.findings: list[dict[str, Any]] = []
+        self.artifacts: dict[str, str] = {}
+        state.report_sections["migrations"] = self.report
+
+    # -- collection ----------------------------------------------------------------------
+
+    def _dialect_of(self, backend: str) -> str:
+        spec = self.state.settings.specs.get(backend)
+        if spec is None:
+            return backend
+        return spec.url.value.get_backend_name() if spec.url else spec.family.kind
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        if config.args and all("::" in arg for arg in config.args):
+            return  # explicit test ids were asked for
+        parent = collector(session)
+        xdist = config.pluginmanager.hasplugin("xdist")
+        backends = list(self.state.settings.backends.value)
+        for backend in backends:
+            for check in self.checks:
+                group = f"dbmatrix-migrations-{backend}" if xdist else None
+                item = make_item(parent, check, backend, migration_check, group)
+                item.stash[BACKEND] = backend
+                item.stash[KEY] = f"migrations::{check}"
+                items.append(item)
+        if "offline_sql" not in self.checks:
+            return
+        selected = {self._dialect_of(b) for b in backends}
+        for dialect in self.offline_dialects:
+            if dialect not in selected and dialect not in backends:
+                items.append(make_item(parent, "offline_sql", dialect, migration_check, None))
+
+    # -- running -------------------------------------------------------------------------
+
+    def history(self, config: Config) -> History:
+        return self.histories.setdefault(id(config), History(config))
+
+    def _backend(self, name: str, history: History, tmp: Path) -> BackendMigrations:
+        key = (name, id(history))
+        if key not in self.backends:
+            try:
+                live = self.state.provisioner.get(name)
+            except BackendUnavailable as exc:
+                self.state.fail_or_skip(str(exc))
+                raise
+            settings = self.state.settings
+            database = MigrationDatabase(live, tmp, settings.connect_timeout.value,
+                                         settings.sqlite_foreign_keys.value)
+            self.backends[key] = BackendMigrations(live, history, database)
+        return self.backends[key]
+
+    def _sql_dir(self, tmp: Path) -> Path:
+        configured = self.state.settings.alembic_sql_dir.value
+        return Path(configured) if configured else tmp / "dbmatrix" / SQL_DIR
+
+    def run(self, item: MigrationItem, config: Config, tmp: Path) -> None:
+        try:
+            history = self.history(config)
+            history.script  # noqa: B018 - load now for a clear error
+        except HistoryError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        check, target = item.check, item.target
+        run = CheckRun(check, target, self._dialect_of(target), history)
+        if check in OFFLINE_ONLY:
+            run.artifacts = self._sql_dir(tmp)
+        else:
+            run.bm = self._backend(target, history, tmp)
+            run.dialect = run.bm.dialect
+        try:
+            CHECKS[check](run)
+        finally:
+            item.user_properties.extend(("dbmatrix_artifact", text) for title, text in
+                                        run.sections if title == "artifact")
+        run.finish()
+
+    # -- reporting -----------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if isinstance(item, MigrationItem) and call.when == "call":
+            failure = call.excinfo.value if call.excinfo else None
+            findings = failure.findings if isinstance(failure, MigrationFailure) else []
+            report.dbmatrix_migrations = {  # type: ignore[attr-defined]
+                "findings": [f.as_dict() for f in findings],
+                "artifacts": [v for k, v in item.user_properties if k == "dbmatrix_artifact"],
+                "target": item.target,
+            }
+        return report
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "dbmatrix_migrations", None)
+        if self.state.is_worker or not data:
+            return
+        self.findings.extend(data["findings"])
+        for path in data["artifacts"]:
+            self.artifacts[data["target"]] = str(path)
+
+    def report(self) -> dict[str, Any]:
+        settings = self.state.settings
+        return {"alembic_ini": settings.alembic_ini.value, "checks": self.checks,
+                "offline_dialects": self.offline_dialects, "artifacts": self.artifacts,
+                "findings": self.findings}
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.state.is_worker or not (self.findings or self.artifacts):
+            return
+        tr = terminalreporter
+        tr.write_sep("-", f"dbmatrix migration findings: {len(self.findings)}")
+        for f in self.findings:
+            where = f" at {f['revision']}" if f["revision"] else ""
+            tr.write_line(f"{f['backend']} {f['check']}: {f['kind']}{where}: {f['message']}",
+                          red=True)
+            if f["hint"]:
+                tr.write_line(f"    fix: {f['hint']}")
+        if self.artifacts:
+            tr.write_line(f"offline SQL: {', '.join(sorted(self.artifacts.values()))}")
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self) -> None:
+        """Drop the migration databases before the run's own are dropped (trylast there)."""
+        for backend in self.backends.values():
+            try:
+                backend.close()
+            except Exception as exc:
+                self.state.cleanup_problems.append(f"migration database of {backend.name}: "
+                                                   f"{exc}")
+        self.backends.clear()
+
+
+def plugin(state: MatrixState) -> MigrationsPlugin:
+    return MigrationsPlugin(state)

@@ -1,0 +1,119 @@
+"""Reflection snapshots: a database schema as plain comparable data, and their differences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+Snapshot = dict[str, Any]
+VERSION_TABLE = "alembic_version"
+TMP_PREFIX = "_alembic_tmp_"
+
+
+def _type(type_: Any, dialect: Dialect) -> str:
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:
+        return repr(type_)
+
+
+def _columns(cols: list[dict[str, Any]], dialect: Dialect) -> dict[str, dict[str, Any]]:
+    return {c["name"]: {"type": _type(c["type"], dialect), "nullable": bool(c["nullable"]),
+                        "default": None if c.get("default") is None else str(c["default"])}
+            for c in cols}
+
+
+def _named(items: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
+    rows = []
+    for item in items:
+        rows.append(tuple(tuple(v) if isinstance(v := item.get(k), list) else v for k in keys))
+    return sorted(rows, key=repr)
+
+
+def _multi(inspector: sa.Inspector, method: str, tables: list[str]) -> dict[str, Any]:
+    """`get_multi_<method>` keyed by table name; empty where the dialect has no such reflection."""
+    try:
+        found = getattr(inspector, f"get_multi_{method}")(filter_names=tables)
+    except NotImplementedError:
+        return {}
+    return {key[1]: value for key, value in found.items()}
+
+
+def table_names(conn: Connection) -> list[str]:
+    return sorted(sa.inspect(conn).get_table_names())
+
+
+def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:
+    """Tables with columns, keys, indexes and checks, plus PostgreSQL enum types."""
+    inspector = sa.inspect(conn)
+    tables = [t for t in sorted(inspector.get_table_names()) if t != version_table]
+    dialect = conn.dialect
+    multi = {m: _multi(inspector, m, tables) if tables else {} for m in
+             ("columns", "pk_constraint", "foreign_keys", "indexes", "unique_constraints",
+              "check_constraints")}
+    snapshot: Snapshot = {"tables": {}}
+    for name in tables:
+        pk = multi["pk_constraint"].get(name) or {}
+        snapshot["tables"][name] = {
+            "columns": _columns(multi["columns"].get(name, []), dialect),
+            "primary_key": sorted(pk.get("constrained_columns") or []),
+            "foreign_keys": _named(multi["foreign_keys"].get(name, []), "constrained_columns",
+                                   "referred_table", "referred_columns"),
+            "indexes": _named(multi["indexes"].get(name, []), "column_names", "unique"),
+            "unique": _named(multi["unique_constraints"].get(name, []), "column_names"),
+            "checks": _named(multi["check_constraints"].get(name, []), "sqltext"),
+        }
+    if dialect.name == "postgresql":
+        enums = inspector.get_enums()  # type: ignore[attr-defined]
+        snapshot["enums"] = sorted(f"{e['name']}({', '.join(e['labels'])})" for e in enums)
+    return snapshot
+
+
+def _diff_dict(path: str, before: dict[str, Any], after: dict[str, Any],
+               nested: Callable[[str, Any, Any], list[str]] | None = None) -> list[str]:
+    lines = []
+    for key in sorted(set(before) | set(after)):
+        if key not in after:
+            lines.append(f"{path}{key}: missing (was {before[key]!r})")
+        elif key not in before:
+            lines.append(f"{path}{key}: added ({after[key]!r})")
+        elif before[key] != after[key]:
+            if nested:
+                lines += nested(f"{path}{key}.", before[key], after[key])
+            else:
+                lines.append(f"{path}{key}: {before[key]!r} -> {after[key]!r}")
+    return lines
+
+
+def _diff_table(path: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    lines = _diff_dict(path + "columns.", before["columns"], after["columns"], _diff_column)
+    for key in ("primary_key", "foreign_keys", "indexes", "unique", "checks"):
+        if before[key] != after[key]:
+            lines.append(f"{path}{key}: {before[key]!r} -> {after[key]!r}")
+    return lines
+
+
+def _diff_column(path: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return _diff_dict(path, before, after)
+
+
+def diff(before: Snapshot, after: Snapshot) -> list[str]:
+    """Human-readable differences; empty when the two schemas are the same."""
+    lines = _diff_dict("table ", before["tables"], after["tables"], _diff_table)
+    lines = [line.replace(": missing (was {", ": missing (was table {") for line in lines]
+    for enum in sorted(set(after.get("enums", [])) - set(before.get("enums", []))):
+        lines.append(f"enum type {enum}: left behind")
+    for enum in sorted(set(before.get("enums", [])) - set(after.get("enums", []))):
+        lines.append(f"enum type {enum}: missing")
+    return lines
+
+
+def leftover_enums(before: Snapshot, after: Snapshot) -> list[str]:
+    return sorted(set(after.get("enums", [])) - set(before.get("enums", [])))
+
+
+def tmp_tables(snapshot: Snapshot) -> list[str]:
+    return [t for t in snapshot["tables"] if t.startswith(TMP_PREFIX)]
