@@ -16,17 +16,19 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="dbmatrix", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        module = importlib.import_module(module_name)
-        module.add_arguments(name, sub)
-        sub.set_defaults(run=getattr(module, f"run_{name}"))
-    args = parser.parse_args(argv)
+    parsers = {name: commands.add_parser(name, help=text, description=text)
+               for name, (_, text) in COMMANDS.items()}
+    chosen = next((arg for arg in args_list if arg in COMMANDS), None)
+    if chosen:  # import only the chosen command: its drivers are not needed by the others
+        module = importlib.import_module(COMMANDS[chosen][0])
+        module.add_arguments(chosen, parsers[chosen])
+        parsers[chosen].set_defaults(run=getattr(module, f"run_{chosen}"))
+    args = parser.parse_args(args_list)
     code: int = args.run(args)
     return code
-
 
 if __name__ == "__main__":
     sys.exit(main())
