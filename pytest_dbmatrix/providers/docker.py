@@ -70,12 +70,12 @@ def provide(spec: BackendSpec, context: ProvideContext) -> Server:
         raise BackendUnavailable(spec.name, f"no container recipe for {spec.family.kind}")
     driver, query = _driver(spec)
     client = engine(spec.name)
-    removed = _reap_orphans(client)
+    removed = reap_orphans(client)
     server = shared.obtain(spec, context, "docker",
                            lambda record: _start(spec, context, recipe, driver, query, record))
     if removed:
-        server.details["removed"] = "; ".join(
-            filter(None, [server.details.get("removed"), *removed]))
+        earlier = server.details.get(shared.REMOVED)
+        server.details[shared.REMOVED] = "; ".join([earlier, *removed] if earlier else removed)
     return server
 
 
@@ -299,7 +299,7 @@ def destroy(record: Record) -> None:
         _remove(engine(record.backend).containers.get(record.container_id))
 
 
-def _reap_orphans(client: Any) -> list[str]:
+def reap_orphans(client: Any) -> list[str]:
     """Containers of killed runs that no record names (killed right after creating them)."""
     global _orphans_done
     with _orphans_lock:

@@ -282,7 +282,8 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 
 def _postgres_dirs() -> list[str]:
-    dirs = [os.path.dirname(p) for p in map(shutil.which, ("initdb", "postgres", "pg_ctl")) if p]
+    found = map(shutil.which, ("initdb", "postgres"))
+    dirs = [os.path.dirname(os.path.realpath(p)) for p in found if p]
     patterns = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin",
                 "/opt/homebrew/opt/postgresql*/bin", "/usr/local/opt/postgresql*/bin")
     for pattern in patterns:

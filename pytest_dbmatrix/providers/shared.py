@@ -19,6 +19,7 @@ from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, S
 from pytest_dbmatrix.providers.registry import KEPT, Record
 from pytest_dbmatrix.settings import BackendSpec
 
+REMOVED = "removed, left by killed runs"
 Start = Callable[[Record], Record]
 """Start a server for a fresh record (key, backend, owner filled in); the completed record."""
 
@@ -60,7 +61,7 @@ def _start(spec: BackendSpec, context: ProvideContext, provider: str, key: str,
         record = start(fresh)
     except BackendUnavailable as exc:
         registry.forget(key)
-        if context.run_id != KEPT:  # the run's other workers get the reason without a retry
+        if context.worker != "main":  # the run's other workers get the reason, no retry
             registry.write(Record(key, spec.name, provider, context.run_id, state="failed",
                                   reason=exc.reason))
         raise
@@ -80,12 +81,13 @@ def _alive(record: Record) -> bool:
 
 
 def _server(record: Record, context: ProvideContext, reaped: list[str], lease: bool) -> Server:
-    source = "kept by 'dbmatrix up'" if record.kept else f"started for this run, {record.provider}"
+    kept = " kept by 'dbmatrix up'" if record.kept else ""
+    source = f"{record.provider} server{kept or ' started for this run'}"
     server = Server(make_url(record.url), record.provider, source,
                     stop=_releaser(record.key, context.worker) if lease else None)
-    server.details["started"] = f"{record.description} ({source})"
+    server.details["server"] = record.description + (f" ({kept.strip()})" if kept else "")
     if reaped:
-        server.details["removed"] = "; ".join(reaped)
+        server.details[REMOVED] = "; ".join(reaped)
     return server
 
 

@@ -41,6 +41,7 @@ def backend_lines(state: MatrixState, used: list[str], verbose: int = 0) -> list
             if live.reaped:
                 lines.append(f"    removed {len(live.reaped)} database(s) left by killed runs: "
                              f"{', '.join(live.reaped)}")
+            lines += [f"    {key}: {value}" for key, value in live.server.details.items()]
             if verbose > 0 and live.environment:
                 lines.append(f"    environment: {summary_line(live.environment)}")
                 lines += [f"    {line}" for line in problem_lines(live.environment)]
