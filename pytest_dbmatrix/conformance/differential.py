@@ -1,0 +1,35 @@
+"""Cross-backend comparison: the same generated operations, their results side by side."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pytest_dbmatrix.conformance.findings import Finding, divergence_label
+
+
+def compare(table: str, observed: dict[str, dict[str, Any]],
+            dialects: dict[str, str]) -> list[Finding]:
+    """A finding per observation on which the backends disagree, naming each side.
+
+    `observed` maps backend -> {"category:column:what": result}."""
+    keys = sorted({key for results in observed.values() for key in results})
+    merged: dict[tuple[str, str, str], Finding] = {}
+    for key in keys:
+        groups: dict[str, list[str]] = {}
+        for backend, results in observed.items():
+            if key in results:
+                value = json.dumps(results[key], sort_keys=True, default=str)
+                groups.setdefault(value, []).append(backend)
+        if len(groups) < 2:
+            continue
+        category, column, what = [*key.split(":", 2), "", ""][:3]
+        label = divergence_label(groups.values())
+        sides = "; ".join(f"{', '.join(backends)}: {value}"
+                          for value, backends in sorted(groups.items(), key=lambda g: g[1]))
+        detail = f"{what + ' ' if what else ''}differs: {sides}"
+        sides_dialects = divergence_label(
+            [{dialects.get(b, b) for b in backends} for backends in groups.values()])
+        merged.setdefault((category, column, label), Finding(
+            category, table, column or None, label, sides_dialects, "differential", detail))
+    return list(merged.values())

@@ -1,0 +1,150 @@
+"""Run the live tiers in this process: one schema per backend, results cached per table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+
+from pytest_dbmatrix.conformance.constraints import Scenarios, sqlite_fk_off
+from pytest_dbmatrix.conformance.differential import compare
+from pytest_dbmatrix.conformance.findings import Finding
+from pytest_dbmatrix.conformance.live import LiveSchema, Outcome, RoundTrip, SchemaConflict
+from pytest_dbmatrix.conformance.schema import SchemaPlan
+from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.providers import BackendUnavailable
+from pytest_dbmatrix.provision import LiveBackend
+from pytest_dbmatrix.state import MatrixState
+
+Tier = Callable[..., Outcome]
+
+
+class Runner:
+    """Live tiers of one process (each xdist worker has its own databases and runner)."""
+
+    def __init__(self, state: MatrixState, plan: SchemaPlan) -> None:
+        self.state = state
+        self.plan = plan
+        self.schemas: dict[str, LiveSchema] = {}
+        self.outcomes: dict[tuple[str, str, str], Outcome | str] = {}
+        self._engines: list[Engine] = []
+
+    def schema(self, backend: str) -> LiveSchema:
+        """The backend's schema, created on first use; unavailable backends skip (or fail)."""
+        try:
+            live = self.state.provisioner.get(backend)
+        except BackendUnavailable as exc:
+            self.state.fail_or_skip(str(exc))
+            raise
+        schema = self.schemas.get(backend)
+        if schema is None:
+            schema = self.schemas[backend] = LiveSchema(backend, self._engine(live), self.plan)
+        if not schema.built:
+            try:
+                schema.build()
+            except SchemaConflict as exc:
+                pytest.fail(str(exc), pytrace=False)
+        return schema
+
+    def _engine(self, live: LiveBackend) -> Engine:
+        """The run's engine; on SQLite one with foreign keys on whatever the setting says."""
+        if live.family.kind != "sqlite" or self.state.settings.sqlite_foreign_keys.value:
+            return live.engine
+        memory = live.url.database in (None, "", ":memory:")
+        options = {"poolclass": StaticPool} if memory else {}
+        engine = sa.create_engine(live.url, **options)
+        live.family.prepare_engine(engine, foreign_keys=True)
+        self._engines.append(engine)
+        return engine
+
+    def create(self, table: str, backend: str) -> list[Finding]:
+        schema = self.schema(backend)
+        reason = schema.created.get(table)
+        findings = schema.findings.get(table, [])
+        if reason is not None and not findings:
+            pytest.skip(f"{table} was not created on {backend}: {reason}")
+        return list(findings)
+
+    def drop_all(self, backend: str) -> list[Finding]:
+        return self.schema(backend).drop_all()
+
+    def roundtrip(self, table: str, backend: str) -> list[Finding]:
+        return self._findings(self.outcome("roundtrip", table, backend))
+
+    def constraints(self, table: str, backend: str) -> list[Finding]:
+        findings = self._findings(self.outcome("constraints", table, backend))
+        live = self.state.provisioner.live.get(backend)
+        setting = self.state.settings.sqlite_foreign_keys
+        if live and live.family.kind == "sqlite" and not setting.value:
+            findings += sqlite_fk_off(self.plan.table(table), backend, setting.source)
+        return findings
+
+    @staticmethod
+    def _findings(outcome: Outcome | str) -> list[Finding]:
+        if isinstance(outcome, str):
+            pytest.skip(outcome)
+        if outcome.skipped:
+            pytest.skip(outcome.skipped)
+        return list(outcome.findings)
+
+    def outcome(self, tier: str, table: str, backend: str) -> Outcome | str:
+        """The cached outcome of a tier, or why it cannot run."""
+        key = (tier, table, backend)
+        if key not in self.outcomes:
+            self.outcomes[key] = self._run(tier, table, backend)
+        return self.outcomes[key]
+
+    def _run(self, tier: str, table: str, backend: str) -> Outcome | str:
+        schema = self.schema(backend)
+        reason = schema.created.get(table)
+        if reason is not None:
+            return f"{table} was not created on {backend}: {reason}"
+        scenario = RoundTrip if tier == "roundtrip" else Scenarios
+        with schema.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                return scenario(conn, self.plan, self.plan.table(table), backend).run()
+            finally:
+                transaction.rollback()
+
+    def differential(self, table: str, backends: list[str]) -> list[Finding]:
+        """Compare the observations of every live backend for one table."""
+        observed, dialects = {}, {}
+        for backend in backends:
+            if not self._available(backend):
+                continue
+            results = {}
+            for tier in ("roundtrip", "constraints"):
+                outcome = self.outcome(tier, table, backend)
+                if isinstance(outcome, Outcome) and not outcome.skipped:
+                    results.update(outcome.observations)
+            if results:
+                observed[backend] = results
+                dialects[backend] = self.state.provisioner.live[backend].dialect
+        if len(observed) < 2:
+            pytest.skip(f"needs two live backends with {table} created, has "
+                        f"{', '.join(observed) or 'none'}")
+        return compare(table, observed, dialects)
+
+    def _available(self, backend: str) -> bool:
+        try:
+            self.state.provisioner.get(backend)
+        except BackendUnavailable:
+            return False
+        return True
+
+    def close(self) -> list[str]:
+        """Drop what is left of the tables and dispose the suite's own engines."""
+        problems = []
+        for schema in self.schemas.values():
+            try:
+                schema.cleanup()
+            except Exception as exc:
+                problems.append(f"conformance cleanup on {schema.backend}: "
+                                f"{normalise(exc, self.state.settings.secrets).line}")
+        for engine in self._engines:
+            engine.dispose()
+        return problems
