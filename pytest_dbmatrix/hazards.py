@@ -18,6 +18,8 @@ def _h(id: str, dialects: str, pattern: str, hint: str) -> Hazard:
     return Hazard(id, tuple(dialects.split()), re.compile(pattern, re.I), hint)
 
 
+_ALL = "sqlite postgresql mysql mariadb mssql oracle"
+
 HAZARDS: tuple[Hazard, ...] = (
     _h("varchar-length", "mysql mariadb", r"VARCHAR requires a length",
        'give the column a length: String(255), or String().with_variant(String(255), '
@@ -79,6 +81,88 @@ HAZARDS: tuple[Hazard, ...] = (
     _h("integrity-error-codes", "sqlite postgresql mysql mariadb mssql",
        r"\b(1062|1451|1452|23503|23505)\b|FOREIGN KEY constraint failed|UNIQUE constraint failed",
        "compare on the IntegrityError class, not the message or code, which differ per dialect"),
+    # Findings of the conformance suite (pytest_dbmatrix.conformance): matched on "[id]".
+    _h("mssql-max-key", "mssql", r"\[mssql-max-key\]",
+       "give key and index columns a length: String() and Text are VARCHAR(max) on SQL Server, "
+       "which cannot be part of a key or index"),
+    _h("index-key-size", _ALL, r"\[index-key-size\]",
+       "shorten the indexed columns (utf8mb4 takes 4 bytes a character: 3072 bytes is "
+       "String(768) on MySQL/MariaDB; SQL Server allows 900 bytes in a primary key, 1700 in "
+       "other indexes) or index a hash column"),
+    _h("reserved-word", _ALL, r"\[reserved-word\]",
+       "rename it (order -> orders, user -> account_user): SQLAlchemy quotes it, but raw SQL, "
+       "reporting tools and other clients break on it"),
+    _h("unrenderable-type", _ALL, r"\[unrenderable-type\]",
+       "use a portable type (String(n), JSON, a child table) or .with_variant() a type this "
+       "dialect can render"),
+    _h("enum-unenforced", _ALL, r"\[enum-unenforced\]",
+       "Enum(..., native_enum=False, create_constraint=True) so every backend rejects unknown "
+       "values"),
+    _h("boolean-unenforced", _ALL, r"\[boolean-unenforced\]",
+       "Boolean(create_constraint=True, name='ck_<table>_<column>') so 2 or 5 cannot be stored"),
+    _h("unique-multiple-nulls", _ALL, r"\[unique-multiple-nulls\]",
+       "SQL Server allows one NULL in a UNIQUE column: use a filtered unique index "
+       "(mssql_where=column.isnot(None)) or make the column NOT NULL"),
+    _h("ddl-rejected", _ALL, r"\[ddl-rejected\]",
+       "the server rejected this CREATE TABLE/INDEX: change the type or option for this dialect "
+       "with .with_variant() or a dialect-specific DDL rule"),
+    _h("drop-cycle", _ALL, r"\[drop-cycle\]",
+       "name the foreign keys of the cycle (a naming_convention) and mark one use_alter=True, so "
+       "drop_all can drop that constraint before the tables"),
+    _h("value-rejected", _ALL, r"\[value-rejected\]",
+       "an in-range value of the declared type is rejected here: choose a type that holds it on "
+       "every backend, or validate the range in the application"),
+    _h("value-changed", _ALL, r"\[value-changed\]",
+       "the value read back differs from the value written: use a type that keeps it on every "
+       "backend, or normalise before writing"),
+    _h("datetime-tz-loss", _ALL, r"\[datetime-tz-loss\]",
+       "store naive UTC through a TypeDecorator: this backend drops the UTC offset of an aware "
+       "datetime (only PostgreSQL's timestamptz keeps the instant)"),
+    _h("datetime-precision", _ALL, r"\[datetime-precision\]",
+       "keep microseconds with mysql.DATETIME(fsp=6) / mysql.TIME(fsp=6) through "
+       ".with_variant(..., 'mysql', 'mariadb'), or truncate them before writing"),
+    _h("decimal-precision", _ALL, r"\[decimal-precision\]",
+       "declare Numeric(precision, scale) (a bare DECIMAL is DECIMAL(10,0) on MySQL/MariaDB); "
+       "SQLite keeps 15 significant digits: store exact amounts as integers (cents)"),
+    _h("float-precision", _ALL, r"\[float-precision\]",
+       "use Double() or Float(precision=53): Float is 4-byte single precision on MySQL/MariaDB"),
+    _h("char-padding", _ALL, r"\[char-padding\]",
+       "use String(n) rather than CHAR(n): CHAR is blank-padded on PostgreSQL and loses "
+       "trailing spaces on MySQL/MariaDB"),
+    _h("fk-action", _ALL, r"\[fk-action\]",
+       "the ON DELETE action was not applied: declare ondelete= on the ForeignKey and keep ORM "
+       "cascades consistent with it"),
+    _h("unique-unenforced", _ALL, r"\[unique-unenforced\]",
+       "an exact duplicate was accepted: check that the unique constraint or index exists on "
+       "this backend"),
+    _h("not-null-unenforced", _ALL, r"\[not-null-unenforced\]",
+       "NULL was accepted in a NOT NULL column: enable strict sql_mode (MySQL/MariaDB)"),
+    _h("check-unenforced", _ALL, r"\[check-unenforced\]",
+       "a value rejected by the CHECK elsewhere is accepted here (MySQL < 8.0.16 ignores CHECK): "
+       "validate in the application too"),
+    _h("integrity-error-class", _ALL, r"\[integrity-error-class\]",
+       "this backend raised another class than IntegrityError: catch sqlalchemy.exc.DBAPIError "
+       "or map error classes per dialect"),
+    _h("unique-case-insensitive", _ALL, r"\[unique-case-insensitive\]",
+       "'Bob' and 'bob' are duplicates here: store lower() values, or give the column a "
+       "case-sensitive (_bin/_cs) collation, so every backend agrees"),
+    _h("unique-pad-space", _ALL, r"\[unique-pad-space\]",
+       "'abc' and 'abc ' are duplicates here (PAD SPACE collation): strip trailing spaces "
+       "before writing"),
+    _h("sqlite-fk-off", "sqlite", r"\[sqlite-fk-off\]",
+       "your SQLite configuration leaves foreign keys off: run PRAGMA foreign_keys=ON on every "
+       "connection (a connect event)"),
+    _h("compare-trailing-space", _ALL, r"\[compare-trailing-space\]",
+       "strip trailing spaces before writing and comparing: MySQL/MariaDB/SQL Server ignore "
+       "them in '=' (PAD SPACE), PostgreSQL and SQLite do not"),
+    _h("collation-order", _ALL, r"\[collation-order\]",
+       "ORDER BY on text follows each server's collation: order by an explicit collation "
+       "(sa.collate) or sort in Python when the order matters"),
+    _h("length-semantics", _ALL, r"\[length-semantics\]",
+       "use func.char_length() to count characters: LENGTH() counts bytes on MySQL/MariaDB"),
+    _h("rowcount", _ALL, r"\[rowcount\]",
+       "do not rely on the rowcount of UPDATE/DELETE across backends (MySQL counts changed rows "
+       "unless the FOUND_ROWS client flag is set)"),
 )
 
 
