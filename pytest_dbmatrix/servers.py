@@ -81,7 +81,7 @@ def _up(spec: BackendSpec, context: ProvideContext) -> tuple[str, Server | None]
     except BackendUnavailable as exc:
         return f"{spec.name}: cannot start: {exc.reason}", None
     word = "already running" if running else "started"
-    return f"{spec.name}: {word}, {mask_url(server.url)}\n    {server.details['started']}", \
+    return f"{spec.name}: {word}, {mask_url(server.url)}\n    {server.details['server']}", \
         server
 
 

@@ -342,13 +342,14 @@ def find_mysql(kind: str) -> Binaries:
     wanted = "MariaDB" if kind == "mariadb" else "MySQL"
     servers.sort(key=lambda s: s[1] != wanted)
     for path, product in servers:
+        if kind == "mariadb" and product != "MariaDB":
+            continue
         if product == "MySQL":
             return Binaries(path, (path, "--initialize-insecure"), product,
                             f"MySQL binaries ({path})")
-        if kind == "mariadb" or product == "MariaDB":
-            install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
-            if install:
-                return Binaries(path, (install,), product, f"MariaDB binaries ({path})")
+        install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        if install:
+            return Binaries(path, (install,), product, f"MariaDB binaries ({path})")
     need = "MariaDB (mariadbd, mariadb-install-db)" if kind == "mariadb" else \
         "MySQL or MariaDB (mysqld, or mariadbd and mariadb-install-db)"
     raise BackendUnavailable(kind, f"no {need} server binaries found: install the server "
