@@ -46,7 +46,8 @@ HAZARDS: tuple[Hazard, ...] = (
     _h("length-unenforced", "sqlite", r"String\(\d+\).*stored|longer than",
        "SQLite does not enforce lengths: create tables with sqlite_strict=True or validate"),
     _h("data-too-long", "postgresql mysql mariadb mssql",
-       r"Data too long|\b1406\b|value too long for type|String or binary data would be truncated",
+       r"Data too long|Data truncated for column|\b1406\b|value too long for type|"
+       r"String or binary data would be truncated",
        "validate lengths before writing: SQLite accepts what these servers reject"),
     _h("unicode-storage", "mysql mariadb mssql", r"\b1366\b|Incorrect string value",
        "use utf8mb4 tables and Unicode/NVARCHAR columns"),

@@ -1,0 +1,202 @@
+"""The Alembic migration checks on live backends: the bad sample, a clean history, contracts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LIVE
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = ROOT / "conformance" / "alembic_bad"
+sys.path.insert(0, str(ROOT / "conformance" / "alembic_clean"))
+from generate import generate  # noqa: E402
+
+INI = "[pytest]\ndbmatrix_alembic_ini = alembic.ini\n"
+
+
+def run_migrations(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("--dbmatrix-strict", "--dbmatrix-report=report.json",
+                              "-p", "no:cacheprovider", *args)
+
+
+def findings(pytester: pytest.Pytester) -> set[tuple[str, str, str | None, str]]:
+    data = json.loads((pytester.path / "report.json").read_text())
+    return {(f["check"], f["kind"], f["revision"], f["backend"])
+            for f in data["migrations"]["findings"]}
+
+
+def report(pytester: pytest.Pytester) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((pytester.path / "report.json").read_text())
+    return data
+
+
+def test_bad_sample_reports_exactly_the_expected_findings(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    shutil.copytree(BAD, pytester.path, dirs_exist_ok=True)
+    pytester.makeini(INI)
+    result = run_migrations(pytester, f"--dbmatrix={LIVE}")
+    expected = json.loads((BAD / "expected_findings.json").read_text())
+    wanted = {(f["check"], f["kind"], f["revision"], backend)
+              for f in expected["findings"] for backend in f["backends"]}
+    assert findings(pytester) == wanted
+    rows = {t["test"]: t["results"] for t in report(pytester)["tests"]}
+    assert rows["migrations::model_match"]["postgresql"]["outcome"] == "passed"
+    assert rows["migrations::upgrade"]["sqlite"]["outcome"] == "failed"
+    assert rows["migrations::downgrade"]["sqlite"]["outcome"] == "skipped"
+    hints = {f["kind"]: f["hint"] for f in report(pytester)["migrations"]["findings"]}
+    assert "new_column_name" in hints["rename-as-add-drop"]
+    result.stdout.fnmatch_lines([
+        "*mysql atomicity: non-atomic-revision at r02*no longer matches the schema, "
+        "re-running fails (OperationalError[[]1060[]]: Duplicate column name 'full_name')*",
+        "FAILED migrations::upgrade[[]mysql[]] - alter-needs-existing at r05*",
+    ])
+
+
+def test_clean_history_passes_everywhere_and_renders_offline_sql(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    generate(pytester.path, revisions=9)
+    pytester.makeini(INI + "dbmatrix_alembic_sql_dir = sql\n")
+    result = run_migrations(pytester, f"--dbmatrix={LIVE}")
+    result.assert_outcomes(passed=10 * 4 + 2)
+    assert findings(pytester) == set()
+    mssql = (pytester.path / "sql" / "mssql-upgrade.sql").read_text()
+    assert "GO" in mssql and "CREATE TABLE t2" in mssql
+    assert "CREATE TABLE t2" in (pytester.path / "sql" / "oracle-upgrade.sql").read_text()
+    artifacts = report(pytester)["migrations"]["artifacts"]
+    assert set(artifacts) == {"sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle"}
+
+
+BATCH = 'with op.batch_alter_table("item") as b:\n        '
+HAZARD_REVISIONS = {
+    "h01": ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), '
+            'sa.Column("name", sa.String(50), nullable=False, server_default="x"), '
+            'sa.Column("mood", sa.Enum("calm", "angry", name="mood")))',
+            'op.drop_table("item")'),
+    "h02": (BATCH + 'b.alter_column("name", type_=sa.String(60), existing_type=sa.String(50))',
+            BATCH + 'b.alter_column("name", type_=sa.String(50), existing_type=sa.String(60))'),
+    "h03": (BATCH + 'b.alter_column("name", type_=sa.String(3), existing_type=sa.String(60), '
+            'existing_nullable=True)',
+            BATCH + 'b.alter_column("name", type_=sa.String(60), existing_type=sa.String(3))'),
+}
+REVISION = '''import sqlalchemy as sa
+from alembic import op
+
+revision = {rev!r}
+down_revision = {down!r}
+
+
+def upgrade():
+    {up}
+
+
+def downgrade():
+    {down_op}
+'''
+
+
+def write_history(path: Path, revisions: dict[str, tuple[str, str]],
+                  parents: dict[str, str | None] | None = None) -> None:
+    shutil.copy(BAD / "alembic.ini", path / "alembic.ini")
+    (path / "migrations" / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        shutil.copy(BAD / "migrations" / name, path / "migrations" / name)
+    (path / "models.py").write_text("import sqlalchemy as sa\nmetadata = sa.MetaData()\n")
+    down = None
+    for rev, (up, down_op) in revisions.items():
+        parent = parents[rev] if parents else down
+        (path / "migrations" / "versions" / f"{rev}.py").write_text(
+            REVISION.format(rev=rev, down=parent, up=up, down_op=down_op))
+        down = rev
+
+
+def test_enum_leak_narrowing_and_dropped_not_null_on_the_right_backends(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    write_history(pytester.path, HAZARD_REVISIONS)
+    pytester.makeini(INI + "dbmatrix_alembic_checks = all -model_match -offline_sql\n")
+    run_migrations(pytester, f"--dbmatrix={LIVE}")
+    found = findings(pytester)
+    assert ("downgrade", "pg-enum-type-leak", "h01", "postgresql") in found
+    assert ("up_down_up", "pg-enum-type-leak", "h01", "postgresql") in found
+    for backend in ("mysql", "mariadb"):  # type change without existing_nullable
+        assert ("data_preserved", "constraint-dropped", "h02", backend) in found
+        assert ("hazards", "alter-needs-existing", "h02", backend) in found
+    for backend in ("postgresql", "mysql", "mariadb"):  # narrowing fails once rows are there
+        assert ("data_preserved", "data-too-long", "h03", backend) in found
+    assert not {f for f in found if f[3] == "sqlite"}  # SQLite keeps every value and NOT NULL
+    assert not {f for f in found if f[3] == "postgresql" and f[2] == "h02"}
+
+
+def test_env_py_that_ignores_the_connection_fails_clearly(
+        pytester: pytest.Pytester) -> None:
+    write_history(pytester.path, {"e01": HAZARD_REVISIONS["h01"]})
+    env = pytester.path / "migrations" / "env.py"
+    env.write_text(env.read_text().replace('config.attributes.get("connection")', "None"))
+    pytester.makeini(INI)
+    result = run_migrations(pytester, "--dbmatrix=sqlite", "-k", "not offline")
+    result.assert_outcomes(passed=2, failed=1, skipped=6)  # single_head, static hazards pass
+    result.stdout.fnmatch_lines([
+        "*env-contract: env.py ignored config.attributes[[]'connection'[]] and configured Alembic "
+        "with sqlite*; make env.py use the connection it is given*",
+    ])
+    assert not (pytester.path / "never-used.db").exists()
+
+
+def test_multiple_heads_and_check_selection(pytester: pytest.Pytester) -> None:
+    branch = ('op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))',
+              'op.drop_table("b")')
+    write_history(pytester.path, {"m01": HAZARD_REVISIONS["h01"], "m02": branch,
+                                  "m03": (branch[0].replace('"b"', '"c"'),
+                                          branch[1].replace('"b"', '"c"'))},
+                  parents={"m01": None, "m02": "m01", "m03": "m01"})
+    pytester.makeini(INI + "dbmatrix_alembic_checks = single_head upgrade downgrade\n")
+    result = run_migrations(pytester, "--dbmatrix=sqlite")
+    result.assert_outcomes(passed=2, failed=1)
+    assert findings(pytester) == {("single_head", "multiple-heads", None, "sqlite")}
+
+
+def test_unknown_check_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    shutil.copytree(BAD, pytester.path, dirs_exist_ok=True)
+    pytester.makeini(INI + "dbmatrix_alembic_checks = all -upgrades\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines(["*ini dbmatrix_alembic_checks names unknown migration check "
+                                 "'upgrades'; known: all, single_head*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+DATA_TESTS = '''
+import pytest
+
+@pytest.fixture(scope="session")
+def dbmatrix_before_revision_data():
+    return {"c002": {"t0": [{"id": 7, "name": "before note"}]}}
+
+@pytest.fixture(scope="session")
+def dbmatrix_at_revision_data():
+    return {"c002": {"t0": [{"id": 8, "name": "after", "note": "noted"}]}}
+
+def test_rows_survive(dbmatrix_alembic):
+    dbmatrix_alembic.migrate_up_before("c003")
+    assert dbmatrix_alembic.current() == ("c002",)
+    dbmatrix_alembic.insert_into("t0", {"id": 9, "name": "manual"})
+    dbmatrix_alembic.migrate_up_to("heads")
+    rows = dbmatrix_alembic.rows("t0")
+    assert [(r["id"], r["name"], r["note"]) for r in rows] == [
+        (7, "before note", None), (8, "after", "noted"), (9, "manual", None)]
+    dbmatrix_alembic.migrate_down_to("c001")
+    assert "note" not in dbmatrix_alembic.rows("t0")[0]
+'''
+
+
+def test_revision_data_fixtures_on_every_backend(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    generate(pytester.path, revisions=4)
+    pytester.makeini(INI)
+    pytester.makepyfile(test_data=DATA_TESTS)
+    result = run_migrations(pytester, f"--dbmatrix={LIVE}", "test_data.py::test_rows_survive")
+    result.assert_outcomes(passed=4)
