@@ -29,6 +29,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from pytest_dbmatrix.backends import FAMILIES
+from pytest_dbmatrix.run import host_tag as run_host
 from tests.conftest import LIVE_URLS
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -71,9 +73,9 @@ class ThrowawayPostgres:
         self.port = 0
         self.dir = Path()
 
-    def _as_postgres(self, *cmd: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True,
-                              capture_output=True, text=True, timeout=90, **kwargs)  # type: ignore[call-overload]
+    def _as_postgres(self, *cmd: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True,
+                       capture_output=True, text=True, timeout=90)
 
     def start(self) -> ThrowawayPostgres:
         if os.geteuid() != 0 or not (PG_BIN / "initdb").exists():
@@ -301,3 +303,206 @@ def test_unknown_backend_name_is_a_usage_error(pytester: pytest.Pytester) -> Non
         "ERROR: dbmatrix: unknown backend 'postgersql': known are sqlite, postgresql, mysql, "
         "mariadb, mssql*--dbmatrix-url postgersql=URL or DBMATRIX_POSTGERSQL_URL*",
     ])
+
+
+# --- a server that stops in the middle of the session -----------------------------------------
+
+STOPPING_TESTS = """
+import os
+import subprocess
+import sqlalchemy as sa
+
+def test_1_before(db_connection):
+    assert db_connection.scalar(sa.text("SELECT 1")) == 1
+
+def test_2_server_stops(dbmatrix_backend):
+    if dbmatrix_backend.name == "postgresql":
+        subprocess.run(os.environ["STOP_SERVER"].split("|"), check=True, timeout=60)
+
+def test_3_after(db_connection):
+    assert db_connection.scalar(sa.text("SELECT 1")) == 1
+
+def test_4_after(db_session):
+    assert db_session.scalar(sa.text("SELECT 1")) == 1
+"""
+
+
+def test_server_stopping_mid_session(tmp_path: Path) -> None:
+    """The lost backend's later tests fail with the driver's error, in bounded time; the other
+    backends' results are untouched and the database that could not be dropped is reported."""
+    server = ThrowawayPostgres().start()
+    try:
+        (tmp_path / "test_inner.py").write_text(STOPPING_TESTS)
+        result = run_pytest(tmp_path, "--dbmatrix=sqlite,postgresql,mariadb", "--dbmatrix-strict",
+                            f"--dbmatrix-connect-timeout={CONNECT_TIMEOUT}",
+                            "--dbmatrix-report=report.json",
+                            env=clean_env(DBMATRIX_POSTGRESQL_URL=server.url(),
+                                          DBMATRIX_MARIADB_URL=LIVE_URLS["mariadb"],
+                                          STOP_SERVER="|".join(server.stop_command)))
+    finally:
+        server.stop()
+    output = result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["totals"]["sqlite"] == {"passed": 4}
+    assert report["totals"]["mariadb"] == {"passed": 4}
+    assert report["totals"]["postgresql"] == {"passed": 2, "failed": 1, "error": 1}
+    lost = {i["test"]: i["failed_on"]["postgresql"]["error"]
+            for i in report["incompatibilities"]}
+    assert lost["test_inner.py::test_3_after"]["exception"] == "OperationalError"
+    assert "Connection refused" in lost["test_inner.py::test_4_after"]["message"]
+    assert re.search(r"dbmatrix cleanup problem: .*Connection refused", output), output
+    assert PASSWORD not in output
+
+
+# --- kill -9 and Ctrl-C in the middle of a run ------------------------------------------------
+
+HOLDING_TESTS = """
+import os
+import time
+from pathlib import Path
+import pytest
+
+@pytest.mark.parametrize("n", range(3))
+def test_hold(db_connection, dbmatrix_backend, n):
+    db_connection.exec_driver_sql("CREATE TABLE held (x INTEGER)")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(os.environ["READY_DIR"], f"{dbmatrix_backend.name}-{worker}-{n}").touch()
+    if dbmatrix_backend.name == "postgresql":
+        time.sleep(90)
+"""
+
+QUICK_TEST = "def test_quick(db_connection):\n    pass\n"
+
+
+def run_owners(marker: str) -> list[int]:
+    """Processes still alive that were started for the run whose environment holds `marker`."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def wait_for(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {seconds}s waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["plain", "xdist"])
+@pytest.mark.parametrize("how", ["kill-9", "ctrl-c"])
+def test_interrupted_run_leaves_nothing_after_the_next(
+        tmp_path: Path, throwaway_pg: ThrowawayPostgres, how: str, workers: int) -> None:
+    """Ctrl-C cleans up at once; after kill -9 the next run reaps the databases and pytest's
+    --basetemp the files. (xdist workers see their controller die and clean up themselves.)"""
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    basetemp = tmp_path / "basetemp"
+    (tmp_path / "test_held.py").write_text(HOLDING_TESTS)
+    marker = f"dbm-interrupt-{secrets.token_hex(4)}"
+    env = clean_env(DBMATRIX_POSTGRESQL_URL=throwaway_pg.url(), READY_DIR=str(ready),
+                    DBM_MARKER=marker)
+    xdist = ["-n", str(workers)] if workers else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--dbmatrix=sqlite,postgresql",
+         "--dbmatrix-strict", f"--basetemp={basetemp}", *xdist, "test_held.py"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        wait_for(lambda: any(ready.glob("postgresql-*")), 60, "the run to reach a postgresql test")
+        if how == "kill-9":
+            os.kill(proc.pid, signal.SIGKILL)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    wait_for(lambda: not run_owners(marker), 60, "the run's processes to end")
+    left = {d for d in throwaway_pg.databases() if d.startswith("dbmatrix_")}
+    assert all(f"_{proc.pid}_" in d for d in left)
+    if how == "kill-9" and not workers:
+        assert left, "a killed run cannot drop its database: the next run must"
+        assert list(basetemp.rglob("*.db")), "the killed run's SQLite file is still there"
+    elif how == "ctrl-c":
+        assert not left, "Ctrl-C runs the clean-up at once"
+        assert proc.returncode == pytest.ExitCode.INTERRUPTED
+
+    (tmp_path / "test_held.py").write_text(QUICK_TEST)
+    result = run_pytest(tmp_path, "--dbmatrix=sqlite,postgresql", "--dbmatrix-strict",
+                        f"--basetemp={basetemp}", "test_held.py",
+                        env=clean_env(DBMATRIX_POSTGRESQL_URL=throwaway_pg.url()))
+    assert result.returncode == 0, result.stdout
+    reaped = re.findall(r"removed (\d+) database\(s\) left by killed runs: (.*)", result.stdout)
+    if left:
+        assert reaped and int(reaped[0][0]) == len(left), result.stdout
+        assert set(reaped[0][1].split(", ")) == left
+    else:
+        assert not reaped
+    assert not {d for d in throwaway_pg.databases() if d.startswith("dbmatrix_")}
+    assert not list(basetemp.rglob("*.db"))
+
+
+# --- databases the plugin did not create ------------------------------------------------------
+
+PREEXISTING_TESTS = """
+import sqlalchemy as sa
+
+def test_uses_the_runs_database(db_connection, db_engine, dbmatrix_backend):
+    assert db_connection.engine.url.database.startswith("dbmatrix_")
+    db_connection.exec_driver_sql("CREATE TABLE keep (id INTEGER, note VARCHAR(20))")
+    with db_engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS committed (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO committed VALUES (1)")
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_never_touches_a_database_it_did_not_create(tmp_path: Path, backend: str) -> None:
+    """The URL's own database keeps its rows and tables; look-alike names of other hosts or of
+    live processes survive the stale-database reaper."""
+    tag = secrets.token_hex(3)
+    own = f"dbm_preexisting_{tag}"
+    elsewhere = "ffff" if run_host() != "ffff" else "eeee"
+    other_host = f"dbmatrix_{elsewhere}_{os.getpid()}_{tag[:4]}_main_{backend}"
+    live_pid = f"dbmatrix_{run_host()}_1_{tag[:4]}_main_{backend}"
+    admin = sa.create_engine(LIVE_URLS[backend], isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    quote = '"' if backend == "postgresql" else "`"
+    names = (own, other_host, live_pid)
+    with admin.connect() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
+    url = sa.make_url(LIVE_URLS[backend]).set(database=own)
+    data = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with data.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE keep (id INTEGER, note VARCHAR(20))")
+            conn.exec_driver_sql("INSERT INTO keep VALUES (1, 'precious'), (2, 'data')")
+        (tmp_path / "test_inner.py").write_text(PREEXISTING_TESTS)
+        result = run_pytest(tmp_path, f"--dbmatrix={backend}", "--dbmatrix-strict",
+                            env=clean_env(**{f"DBMATRIX_{backend.upper()}_URL":
+                                             url.render_as_string(hide_password=False)}))
+        assert result.returncode == 0, result.stdout
+        with data.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT id, note FROM keep ORDER BY id").all()
+            tables = set(sa.inspect(conn).get_table_names())
+        assert [tuple(r) for r in rows] == [(1, "precious"), (2, "data")]
+        assert tables == {"keep"}
+        with admin.connect() as conn:
+            existing = set(FAMILIES[backend].list_databases(conn))
+        assert set(names) <= existing
+    finally:
+        data.dispose()
+        with admin.connect() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
+        admin.dispose()
