@@ -31,7 +31,7 @@ from pytest_dbmatrix.hazards import find_hazard
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})
 VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite"})
-_COLUMN_IN_MESSAGE = re.compile(r"column '(\w+)'")
+_NAMED = re.compile(r"['`\"](\w+)['`\"]|\w\.(\w+)\b")
 
 
 class SchemaConflict(Exception):
@@ -49,6 +49,12 @@ class Outcome:
 
 def error_line(exc: BaseException) -> str:
     return clean(normalise(exc).line)
+
+
+def column_named(message: str, table: sa.Table) -> str | None:
+    """The first column of `table` an error message names ('col', `col` or table.col)."""
+    names = [a or b for a, b in _NAMED.findall(message)]
+    return next((name for name in names if name in table.c), None)
 
 
 def category_for(exc: BaseException, dialect: str, allowed: frozenset[str], default: str) -> str:
@@ -134,9 +140,7 @@ class LiveSchema:
     def _ddl_finding(self, table: sa.Table, exc: BaseException,
                      column: str | None = None) -> Finding:
         message = clean(str(exc).split("\n[SQL:")[0])
-        found = _COLUMN_IN_MESSAGE.search(message)
-        if column is None and found and found.group(1) in table.c:
-            column = found.group(1)
+        column = column or column_named(message, table)
         category = category_for(exc, self.dialect, DDL_CATEGORIES, "ddl-rejected")
         return Finding(category, table.name, column, self.backend, self.dialect, "live",
                        f"CREATE failed: {error_line(exc)}")
@@ -253,7 +257,9 @@ class RoundTrip:
         if error is not None:
             if isinstance(error, sa_exc.DBAPIError):
                 category = category_for(error, self.dialect, VALUE_CATEGORIES, "value-rejected")
-                self.finding(category, None, f"a row of plain values was rejected: "
+                named = column_named(error_line(error), self.table)
+                self.finding(category, self.table.c[named] if named else None,
+                             f"a row of plain values was rejected: "
                              f"{error_line(error)}", shown=False)
             raise CannotGenerate(f"no row of {self.table.name} can be inserted on "
                                  f"{self.backend}: {error_line(error)}")

@@ -150,8 +150,10 @@ class ConformancePlugin:
             self.state.cleanup_problems += self.runner.close()
 
     @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.state.is_worker and self.state.settings.summary.value != "none":
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if config.option.collectonly or self.state.is_worker:
+            return
+        if self.state.settings.summary.value != "none":
             write_summary(terminalreporter, self.log)
 
     def report_section(self) -> dict[str, Any]:

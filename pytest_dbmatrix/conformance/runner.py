@@ -86,7 +86,7 @@ class Runner:
     def _findings(outcome: Outcome | str) -> list[Finding]:
         if isinstance(outcome, str):
             pytest.skip(outcome)
-        if outcome.skipped:
+        if outcome.skipped and not outcome.findings:
             pytest.skip(outcome.skipped)
         return list(outcome.findings)
 

@@ -1,0 +1,147 @@
+"""The conformance suite on the sample applications of conformance/, live on SQLite, PostgreSQL,
+MySQL (dialect on MariaDB) and MariaDB, static for every dialect including mssql and oracle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_dbmatrix.conformance.findings import Finding
+from tests.conftest import LIVE
+
+SAMPLES = Path(__file__).resolve().parent.parent / "conformance"
+APPS = ("shop", "byodb", "rich_types")
+Key = tuple[str, str, str, str]
+
+
+def _keys(findings: list[dict[str, Any]]) -> set[Key]:
+    return {(f["table"], f["column"] or "", f["category"], f["backend"]) for f in findings}
+
+
+def _run(pytester: pytest.Pytester, app: str, *args: str) -> tuple[pytest.RunResult, dict[str,
+                                                                                          Any]]:
+    shutil.copytree(SAMPLES / app, pytester.path / app)
+    result = pytester.runpytest("--dbmatrix-conformance", f"--dbmatrix-metadata={app}.models:Base",
+                                "--dbmatrix-report=report.json", "-p", "no:cacheprovider", *args)
+    return result, json.loads((pytester.path / "report.json").read_text())
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_sample_reports_every_expected_finding_and_nothing_else(
+        pytester: pytest.Pytester, live_urls: dict[str, str], app: str) -> None:
+    expected = json.loads((SAMPLES / app / "expected.json").read_text())
+    result, report = _run(pytester, app, f"--dbmatrix={LIVE}", "--dbmatrix-strict")
+    found = _keys(report["conformance"]["findings"])
+    wanted = _keys(expected["findings"])
+    assert sorted(wanted - found) == [], "expected findings missing"
+    assert sorted(found - wanted) == [], "unexpected findings"
+    assert report["backends"]["mssql"]["status"] == "compile-only"
+    assert report["backends"]["mysql"]["dialect"] == "mysql"
+    assert report["backends"]["mysql"]["product"] == "MariaDB"
+    errors = [t for t in report["tests"] for c in t["results"].values()
+              if c["outcome"] == "error"]
+    assert errors == []
+    result.stdout.fnmatch_lines(["*dbmatrix conformance: * findings in * tables*"])
+
+
+def test_findings_name_table_column_backend_and_fix(pytester: pytest.Pytester,
+                                                    live_urls: dict[str, str]) -> None:
+    result, report = _run(pytester, "shop", f"--dbmatrix={LIVE}", "--dbmatrix-strict")
+    by_key = {(f["table"], f["column"], f["category"], f["backend"]): f
+              for f in report["conformance"]["findings"]}
+    precision = by_key[("orders", "placed_at", "datetime-precision", "mysql")]
+    assert precision["before"] == "datetime.datetime(2024, 2, 29, 23, 59, 58, 123456)"
+    assert precision["after"] == "datetime.datetime(2024, 2, 29, 23, 59, 58)"
+    assert "fsp=6" in precision["hint"]
+    compare = by_key[("customers", "email", "case-insensitive-compare",
+                      "mariadb,mysql | postgresql,sqlite")]
+    assert compare["tier"] == "differential"
+    check = by_key[("order_lines", "quantity", "check-enforcement", "mariadb")]
+    assert "4025" in check["detail"]
+    nulls = by_key[("customers", "phone", "unique-multiple-nulls", "mssql")]
+    assert nulls["tier"] == "static"
+    incompatible = {i["test"]: i for i in report["incompatibilities"]}
+    unique = incompatible["conformance::constraints[customers]"]
+    assert set(unique["failed_on"]) == {"mysql", "mariadb"}
+    assert set(unique["passed_on"]) == {"sqlite", "postgresql"}
+    result.stdout.fnmatch_lines([
+        "orders.placed_at [[]datetime-precision[]] live on mariadb, mysql",
+        "*wrote datetime.datetime(2024, 2, 29, 23, 59, 58, 123456), "
+        "read datetime.datetime(2024, 2, 29, 23, 59, 58)*",
+        "datetime-precision: keep microseconds with mysql.DATETIME(fsp=6)*",
+    ])
+
+
+def test_ids_marker_and_selection(pytester: pytest.Pytester) -> None:
+    shutil.copytree(SAMPLES / "shop", pytester.path / "shop")
+    args = ("--dbmatrix-conformance", "--dbmatrix-metadata=shop.models:Base", "-p",
+            "no:cacheprovider", "--dbmatrix=sqlite,mariadb")
+    listed = pytester.runpytest(*args, "--collect-only", "-q")
+    assert {"conformance::static[customers][mssql]", "conformance::static[customers][oracle]",
+            "conformance::roundtrip[orders][mariadb]",
+            "conformance::constraints[order_lines][sqlite]",
+            "conformance::differential[products]",
+            "conformance::drop_all[mariadb]"} <= set(listed.stdout.lines)
+    chosen = pytester.runpytest(*args, "--collect-only", "-q", "-m", "dbmatrix_conformance",
+                                "-k", "roundtrip and orders and not lines")
+    ids = [line for line in chosen.stdout.lines if line.startswith("conformance::")]
+    assert ids == ["conformance::roundtrip[orders][sqlite]",
+                   "conformance::roundtrip[orders][mariadb]"]
+
+
+def test_static_dialects_need_no_server(pytester: pytest.Pytester) -> None:
+    """mssql selected without a server: its static items still run; its live items skip."""
+    result, report = _run(pytester, "byodb", "--dbmatrix=sqlite,mssql", "-k", "mssql")
+    rows = {t["test"]: t["results"] for t in report["tests"]}
+    assert rows["conformance::static[comments]"]["mssql"]["outcome"] == "failed"
+    assert rows["conformance::static[posts]"]["mssql"]["outcome"] == "failed"
+    assert rows["conformance::roundtrip[posts]"]["mssql"]["outcome"] == "skipped"
+    found = _keys(report["conformance"]["findings"])
+    assert ("comments", "author_id", "mssql-cascade-paths", "mssql") in found
+    assert ("user", "login", "mssql-max-key", "mssql") in found
+    result.assert_outcomes(failed=4, passed=1, skipped=16)  # 5 tables x 3 live tiers + drop_all
+
+
+def test_sqlite_foreign_keys_off_is_reported(pytester: pytest.Pytester) -> None:
+    result, report = _run(pytester, "shop", "--dbmatrix-sqlite-foreign-keys=off",
+                          "-k", "constraints")
+    found = _keys(report["conformance"]["findings"])
+    assert ("orders", "customer_id", "sqlite-fk-off", "sqlite") in found
+    assert ("order_lines", "order_id", "sqlite-fk-off", "sqlite") in found
+    assert not any(k[2] == "fk-unenforced" for k in found), "the suite runs with FKs on"
+    result.stdout.fnmatch_lines(["*option --dbmatrix-sqlite-foreign-keys leaves them off*"])
+
+
+def test_user_tests_share_the_run_with_the_suite(pytester: pytest.Pytester,
+                                                 live_urls: dict[str, str]) -> None:
+    """The suite drops its tables before the user's tests create theirs in the same database."""
+    pytester.makepyfile(test_user="""
+        import sqlalchemy as sa
+
+        def test_customers_table(db_connection):
+            assert sa.inspect(db_connection).has_table("customers")
+    """)
+    result, report = _run(pytester, "shop", "--dbmatrix=sqlite,postgresql,mariadb",
+                          "--dbmatrix-strict", "-k", "drop_all or create or test_customers")
+    rows = {t["test"]: t["results"] for t in report["tests"]}
+    assert {c["outcome"] for c in rows["test_user.py::test_customers_table"].values()} == {
+        "passed"}
+    assert {c["outcome"] for c in rows["conformance::drop_all"].values()} == {"passed"}
+
+
+def test_missing_metadata_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--dbmatrix-conformance")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--dbmatrix-conformance generates tests from your models*"
+                                 "--dbmatrix-metadata=MODULE:ATTR*"])
+
+
+def test_every_category_needs_a_hint() -> None:
+    with pytest.raises(ValueError, match="no entry in hazards.HAZARDS"):
+        Finding("made-up", "t", None, "sqlite", "sqlite", "live", "detail")
+    finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
+    assert "use_alter=True" in finding.hint
