@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from pytest_dbmatrix import providers
 from pytest_dbmatrix.providers import registry, shared
-from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext
 from pytest_dbmatrix.providers.registry import KEPT, Record
 from pytest_dbmatrix.redact import mask_url
 from pytest_dbmatrix.settings import BackendSpec, Settings, env_var_for, resolve
@@ -65,24 +65,24 @@ def run_up(args: argparse.Namespace) -> int:
     for line, _ in results:
         print(line)
     _write_env_file()
-    if any(server for _, server in results):
+    if any(ok for _, ok in results):
         print(f"\nexport their URLs (the file holds the passwords):  . {_env_path()}")
         print("pytest runs with no URL for these backends use them as well; stop them with: "
               "dbmatrix down")
-    return 1 if any(server is None for _, server in results) else 0
+    return 1 if any(ok is False for _, ok in results) else 0
 
 
-def _up(spec: BackendSpec, context: ProvideContext) -> tuple[str, Server | None]:
+def _up(spec: BackendSpec, context: ProvideContext) -> tuple[str, bool | None]:
+    """A line to print, and whether a server runs (None: nothing to start)."""
     if spec.url is not None:
         return f"{spec.name}: given by {spec.url.source}; nothing to start", None
     running = shared.find_kept(spec.name, spec.provider.value if spec.provider else None)
     try:
         server = providers.provide(spec, context)
     except BackendUnavailable as exc:
-        return f"{spec.name}: cannot start: {exc.reason}", None
+        return f"{spec.name}: cannot start: {exc.reason}", False
     word = "already running" if running else "started"
-    return f"{spec.name}: {word}, {mask_url(server.url)}\n    {server.details['server']}", \
-        server
+    return f"{spec.name}: {word}, {mask_url(server.url)}\n    {server.details['server']}", True
 
 
 def _settings(args: argparse.Namespace) -> Settings:
