@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
@@ -269,11 +270,12 @@ def data_preserved(run: CheckRun) -> None:
     bm = run.migrations
     bm.go_to(0)
     seeder = data.Seeder()
+    schema: sa.MetaData | None = None  # reflected after the previous revision
     for step in bm.timeline.steps[:reachable]:
         bm.position = None
         with bm.runner.connection() as conn:
-            seeder.seed(conn)
-            before = data.read(conn)
+            seeder.seed(conn, schema)
+            before = data.read(conn, schema)
         try:
             bm.runner.apply([step.script])
         except Exception as exc:
@@ -282,7 +284,8 @@ def data_preserved(run: CheckRun) -> None:
             run.section_for(step.script)
             return
         with bm.runner.connection() as conn:
-            after = data.read(conn)
+            schema = data.reflect(conn)
+            after = data.read(conn, schema)
             found = orphans.find(conn) if run.dialect == "sqlite" else []
         allowed = _allowed(step.script)
         for loss in data.losses(before, after):
@@ -390,10 +393,10 @@ CHECKS: dict[str, Check] = {
     "env_contract": env_contract,
     "upgrade": upgrade,
     "model_match": model_match,
+    "hazards": hazards,
     "downgrade": downgrade,
     "up_down_up": up_down_up,
     "data_preserved": data_preserved,
-    "hazards": hazards,
     "atomicity": atomicity,
     "offline_sql": offline_sql,
 }

@@ -87,8 +87,9 @@ class Seeder:
     counter: int = 1000
     unseedable: dict[str, str] = field(default_factory=dict)
 
-    def seed(self, conn: Connection) -> None:
-        metadata = reflect(conn)
+    def seed(self, conn: Connection, metadata: sa.MetaData | None = None) -> None:
+        """Seed every table (of `metadata`, reflected when not given) and commit."""
+        metadata = metadata if metadata is not None else reflect(conn)
         for table in metadata.sorted_tables:
             self._seed_table(conn, table)
         conn.commit()
@@ -146,10 +147,11 @@ def normalised(value: Any) -> Any:
     return value
 
 
-def read(conn: Connection) -> dict[str, TableRows]:
-    """Every row of every table, by primary key."""
+def read(conn: Connection, metadata: sa.MetaData | None = None) -> dict[str, TableRows]:
+    """Every row of every table (of `metadata`, reflected when not given), by primary key."""
     data: dict[str, TableRows] = {}
-    for table in reflect(conn).sorted_tables:
+    metadata = metadata if metadata is not None else reflect(conn)
+    for table in metadata.sorted_tables:
         pk = [c.name for c in table.primary_key.columns]
         rows: TableRows = {}
         for position, row in enumerate(conn.execute(sa.select(table)).mappings()):

@@ -172,7 +172,7 @@ class MigrationsPlugin:
         if self.state.is_worker or not (self.findings or self.artifacts):
             return
         tr = terminalreporter
-        tr.write_sep("-", f"dbmatrix migration findings: {len(self.findings)}")
+        tr.write_sep("-", f"dbmatrix migrations: {len(self.findings)} finding(s)")
         for f in self.findings:
             where = f" at {f['revision']}" if f["revision"] else ""
             tr.write_line(f"{f['backend']} {f['check']}: {f['kind']}{where}: {f['message']}",
