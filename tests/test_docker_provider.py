@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.providers import docker as provider
 from tests import providers_support
 from tests.providers_support import records_left, start_pytest, wait_for_file
@@ -39,8 +40,8 @@ def engine() -> Iterator[Any]:
     provider._engine = None
     try:
         client = provider.engine("docker")
-    except Exception as exc:
-        _unavailable(f"no Docker engine: {exc}; run .ci/docker-stage")
+    except BackendUnavailable as exc:
+        _unavailable(f"{exc.reason}; run .ci/docker-stage")
     for image in set(IMAGES.values()):
         try:
             client.images.get(image)
