@@ -200,3 +200,14 @@ def test_revision_data_fixtures_on_every_backend(
     pytester.makepyfile(test_data=DATA_TESTS)
     result = run_migrations(pytester, f"--dbmatrix={LIVE}", "test_data.py::test_rows_survive")
     result.assert_outcomes(passed=4)
+
+
+def test_findings_reach_the_report_from_xdist_workers(pytester: pytest.Pytester) -> None:
+    shutil.copytree(BAD, pytester.path, dirs_exist_ok=True)
+    pytester.makeini(INI)
+    run_migrations(pytester, "--dbmatrix=sqlite", "-n", "2")
+    expected = json.loads((BAD / "expected_findings.json").read_text())
+    wanted = {(f["check"], f["kind"], f["revision"], backend)
+              for f in expected["findings"] for backend in f["backends"]
+              if backend in ("sqlite", "mssql", "oracle")}
+    assert findings(pytester) == wanted

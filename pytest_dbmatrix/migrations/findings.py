@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,7 +27,9 @@ class Finding:
         return hint_for(self.kind)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"hint": self.hint}
+        """Plain JSON types only: reports cross process boundaries under xdist."""
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return data | {"hint": self.hint}
 
     def line(self) -> str:
         where = f" at {self.revision}" if self.revision else ""
