@@ -95,23 +95,27 @@ class DDLLeakWarning(pytest.PytestWarning):
 def db_connection(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
     watch = not dbmatrix_backend.capabilities.transactional_ddl
-    before = set(sa.inspect(db_engine).get_table_names()) if watch else set()
     with db_engine.connect() as connection:
         transaction = connection.begin()
+        before = _table_names(connection) if watch else set()  # on this connection: no checkout
         try:
             yield connection
         finally:
             if transaction.is_active:
                 transaction.rollback()
-    if watch:
-        _drop_leaked_tables(dbmatrix_backend, before)
+        leaked = _table_names(connection) - before if watch else set()
+        if watch:
+            connection.rollback()
+    if leaked:
+        _drop_leaked_tables(dbmatrix_backend, leaked)
 
 
-def _drop_leaked_tables(backend: LiveBackend, before: set[str]) -> None:
+def _table_names(connection: Connection) -> set[str]:
+    return set(sa.inspect(connection).get_table_names())
+
+
+def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:
     """Drop tables a test created on a non-transactional-DDL backend, and say so."""
-    leaked = set(sa.inspect(backend.engine).get_table_names()) - before
-    if not leaked:
-        return
     with backend.engine.begin() as conn:
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
         for table in sorted(leaked):
