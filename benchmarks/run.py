@@ -1,0 +1,518 @@
+"""Benchmarks of pytest-dbmatrix against the alternatives, all measured in this one run.
+
+    python benchmarks/run.py            # the full table (about 5 minutes here)
+    python benchmarks/run.py --quick    # fewer tests and repetitions
+
+Every row runs generated test suites with `python -m pytest` in a subprocess and times them
+with a small clock plugin (first test set-up to last teardown, and session start to finish).
+Ratios are against the hand-written savepoint fixture (the floor) measured in the same run.
+Servers: DBMATRIX_BENCH_POSTGRESQL_URL / DBMATRIX_BENCH_MARIADB_URL, defaulting to this
+machine's; a row whose prerequisites are missing is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+SERVERS = {
+    "postgresql": os.environ.get("DBMATRIX_BENCH_POSTGRESQL_URL",
+                                 "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+    "mariadb": os.environ.get("DBMATRIX_BENCH_MARIADB_URL",
+                              "mariadb+pymysql://root@127.0.0.1:3306/test"),
+}
+ISOLATION_TARGET = 1.2
+REBUILD_TARGET = 10.0
+PLUGIN_OVERHEAD_TARGET = 1.05
+
+MODELS = """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+class Base(DeclarativeBase):
+    pass
+
+class Customer(Base):
+    __tablename__ = "customer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    orders: Mapped[list["Order"]] = relationship(back_populates="customer")
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customer.id"))
+    total: Mapped[int]
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+
+class Product(Base):
+    __tablename__ = "product"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(80))
+"""
+
+ORM_TESTS = """
+import pytest
+import sqlalchemy as sa
+from models import Customer, Order
+
+@pytest.mark.parametrize("n", range({count}))
+def test_orm(db_session, n):
+    db_session.add(Customer(name=f"c{{n}}", orders=[Order(total=n), Order(total=n + 1)]))
+    db_session.commit()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Order)) == 2
+    assert db_session.scalars(sa.select(Customer.name)).all() == [f"c{{n}}"]
+"""
+
+CLOCK = """
+import json, os, time
+MARKS = {}
+
+def pytest_sessionstart(session):
+    MARKS["session_start"] = time.perf_counter()
+
+def pytest_runtest_setup(item):
+    MARKS.setdefault("first_test", time.perf_counter())
+
+def pytest_runtest_teardown(item):
+    MARKS["last_test"] = time.perf_counter()
+
+def pytest_sessionfinish(session):
+    MARKS["session_end"] = time.perf_counter()
+
+def pytest_unconfigure(config):
+    if hasattr(config, "workerinput"):
+        return
+    end = time.perf_counter()
+    out = {"session": end - MARKS.get("session_start", end)}
+    if "first_test" in MARKS:
+        out["tests"] = MARKS["last_test"] - MARKS["first_test"]
+    with open(os.environ["BENCH_CLOCK_OUT"], "w") as f:
+        json.dump(out, f)
+"""
+
+SQLITE_SAVEPOINTS = """
+def _sqlite_savepoints(engine):
+    if engine.dialect.name != "sqlite":
+        return
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+"""
+
+FLOOR = """
+import os
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from models import Base
+{sqlite}
+@pytest.fixture(scope="session")
+def engine():
+    engine = sa.create_engine(os.environ["BENCH_URL"])
+    _sqlite_savepoints(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+
+@pytest.fixture
+def db_session(engine):
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            yield session
+        transaction.rollback()
+"""
+
+REBUILD = """
+import os
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from models import Base
+{sqlite}
+@pytest.fixture(scope="session")
+def engine():
+    engine = sa.create_engine(os.environ["BENCH_URL"])
+    _sqlite_savepoints(engine)
+    yield engine
+    engine.dispose()
+
+@pytest.fixture
+def db_session(engine):
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+    Base.metadata.drop_all(engine)
+"""
+
+TEMPLATE_CLONE = """
+import itertools
+import os
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from models import Base
+
+SERVER = sa.make_url(os.environ["BENCH_URL"])
+TEMPLATE = f"bench_tmpl_{os.getpid()}"
+COUNTER = itertools.count()
+
+@pytest.fixture(scope="session")
+def admin():
+    engine = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{TEMPLATE}"')
+    template = sa.create_engine(SERVER.set(database=TEMPLATE), poolclass=sa.pool.NullPool)
+    Base.metadata.create_all(template)
+    template.dispose()
+    yield engine
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{TEMPLATE}"')
+    engine.dispose()
+
+@pytest.fixture
+def db_session(admin):
+    name = f"bench_{os.getpid()}_{next(COUNTER)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    engine = sa.create_engine(SERVER.set(database=name), poolclass=sa.pool.NullPool)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}"')
+"""
+
+PYTEST_POSTGRESQL = """
+import os
+import pytest
+import sqlalchemy as sa
+from pytest_postgresql import factories
+from sqlalchemy.orm import Session
+from models import Base
+
+SERVER = sa.make_url(os.environ["BENCH_URL"])
+
+def load(**kwargs):
+    url = SERVER.set(drivername="postgresql+psycopg", database=kwargs["dbname"])
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+
+postgresql_noproc = factories.postgresql_noproc(
+    host=SERVER.host, port=SERVER.port or 5432, user=SERVER.username or "postgres",
+    password=SERVER.password, load=[load])
+postgresql = factories.postgresql("postgresql_noproc")
+
+@pytest.fixture
+def db_session(postgresql):
+    info = postgresql.info
+    url = SERVER.set(drivername="postgresql+psycopg", database=info.dbname)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+"""
+
+ONE_TEST = "def test_one(db_connection):\n    pass\n"
+
+
+@dataclass
+class Row:
+    group: str
+    what: str
+    backend: str
+    seconds: float | None
+    per_test_ms: float | None = None
+    ratio: str = ""
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    root: Path
+    count: int
+    repeat: int
+    rows: list[Row] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    runs: int = 0
+
+    def project(self, name: str, conftest: str | None, tests: str) -> Path:
+        path = self.root / name
+        path.mkdir(exist_ok=True)
+        (path / "models.py").write_text(MODELS)
+        (path / "bench_clock.py").write_text(CLOCK)
+        (path / "test_bench.py").write_text(tests)
+        (path / "pytest.ini").write_text("[pytest]\ndbmatrix_metadata = models:Base\n")
+        if conftest is not None:
+            (path / "conftest.py").write_text(conftest)
+        return path
+
+    def time(self, path: Path, args: list[str], env: dict[str, str] | None = None,
+             repeat: int | None = None, key: str = "tests") -> float:
+        """The best of `repeat` runs: seconds of the tests phase (or the whole session)."""
+        best = float("inf")
+        for _ in range(repeat or self.repeat):
+            out = path / "clock.json"
+            run_env = base_env() | (env or {}) | {"BENCH_CLOCK_OUT": str(out),
+                                                   "PYTHONPATH": str(path)}
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-p", "bench_clock", "-p", "no:cacheprovider",
+                 "-p", "no:randomly", "-q", "-x", *args],
+                cwd=path, env=run_env, capture_output=True, text=True, timeout=900)
+            self.runs += 1
+            if result.returncode != 0:
+                tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+                raise RuntimeError(f"benchmark run failed in {path}: {' '.join(args)}\n{tail}")
+            best = min(best, json.loads(out.read_text())[key])
+        return best
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DBMATRIX_", "PYTEST_ADDOPTS", "PYTEST_XDIST"))}
+    return env | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def reachable(url: str) -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
+                                  connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip the row
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
+    return None
+
+
+@contextmanager
+def scratch_database(backend: str) -> Iterator[str]:
+    """A database of the benchmark's own for the hand-written fixtures; dropped at the end."""
+    url = sa.make_url(SERVERS[backend])
+    name = f"dbm_bench_{os.getpid()}"
+    quote = '"' if backend == "postgresql" else "`"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
+        admin.dispose()
+
+
+@contextmanager
+def target_url(bench: Bench, backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{bench.root / 'floor.db'}"
+    else:
+        with scratch_database(backend) as url:
+            yield url
+
+
+def dbmatrix_env(backend: str) -> dict[str, str]:
+    return {f"DBMATRIX_{b.upper()}_URL": url for b, url in SERVERS.items()} if backend else {}
+
+
+def per_test(seconds: float, count: int) -> float:
+    return seconds / count * 1000
+
+
+def isolation_rows(bench: Bench, backend: str) -> None:
+    """(a) dbmatrix, (b) the floor, (c) create_all/drop_all, (d) template clone, (e) pytest-pg."""
+    n = bench.count
+    tests = ORM_TESTS.format(count=n)
+    sqlite = SQLITE_SAVEPOINTS
+    plugin = bench.project(f"a_{backend}", None, tests)
+    floor = bench.project(f"b_{backend}", FLOOR.format(sqlite=sqlite), tests)
+    rebuild = bench.project(f"c_{backend}", REBUILD.format(sqlite=sqlite), tests)
+    with target_url(bench, backend) as url:
+        off = ["-p", "no:dbmatrix"]
+        b = bench.time(floor, off, {"BENCH_URL": url})
+        a = bench.time(plugin, [f"--dbmatrix={backend}", "--dbmatrix-strict"],
+                       dbmatrix_env(backend))
+        c = bench.time(rebuild, off, {"BENCH_URL": url}, repeat=1)
+    group = f"isolation, {n} ORM tests"
+    bench.rows.append(Row(group, "(b) hand-written savepoint fixture (floor)", backend, b,
+                          per_test(b, n), "1.00x"))
+    bench.rows.append(Row(group, "(a) dbmatrix db_session", backend, a, per_test(a, n),
+                          f"{a / b:.2f}x"))
+    bench.rows.append(Row(group, "(c) create_all/drop_all per test", backend, c, per_test(c, n),
+                          f"{c / b:.2f}x", f"dbmatrix is {c / a:.1f}x faster"))
+    bench.checks.append((f"{backend}: dbmatrix within {ISOLATION_TARGET}x of the floor "
+                         f"({a / b:.2f}x)", a / b <= ISOLATION_TARGET))
+    bench.checks.append((f"{backend}: dbmatrix at least {REBUILD_TARGET:.0f}x faster than "
+                         f"create_all/drop_all ({c / a:.1f}x)", c / a >= REBUILD_TARGET))
+    if backend != "postgresql":
+        return
+    clone = bench.project("d_postgresql", TEMPLATE_CLONE, tests)
+    d = bench.time(clone, ["-p", "no:dbmatrix"], {"BENCH_URL": SERVERS["postgresql"]}, repeat=1)
+    bench.rows.append(Row(group, "(d) database per test from a template", backend, d,
+                          per_test(d, n), f"{d / b:.2f}x", f"dbmatrix is {d / a:.1f}x faster"))
+    if importlib.util.find_spec("pytest_postgresql") is None:
+        bench.rows.append(Row(group, "(e) pytest-postgresql", backend, None,
+                              note="skipped: pytest-postgresql is not installed"))
+        return
+    pgp = bench.project("e_postgresql", PYTEST_POSTGRESQL, tests)
+    e = bench.time(pgp, ["-p", "no:dbmatrix"], {"BENCH_URL": SERVERS["postgresql"]}, repeat=1)
+    bench.rows.append(Row(group, "(e) pytest-postgresql (noproc)", backend, e, per_test(e, n),
+                          f"{e / b:.2f}x", f"dbmatrix is {e / a:.1f}x faster"))
+
+
+def startup_rows(bench: Bench) -> None:
+    """Session start-up and teardown per provider: one test, whole session, minus no plugin."""
+    path = bench.project("startup", None, ONE_TEST)
+    bare = bench.project("startup_bare", "import pytest\n@pytest.fixture\ndef db_connection():"
+                         "\n    yield None\n", ONE_TEST)
+    base = bench.time(bare, ["-p", "no:dbmatrix"], key="session")
+    group = "session start-up + teardown (one test)"
+    bench.rows.append(Row(group, "pytest without the plugin", "-", base, ratio="baseline"))
+    sqlite = bench.time(path, ["--dbmatrix=sqlite"], key="session")
+    bench.rows.append(Row(group, "embedded (file)", "sqlite", sqlite,
+                          ratio=f"+{(sqlite - base) * 1000:.0f} ms"))
+    for backend in SERVERS:
+        why = reachable(SERVERS[backend])
+        if why:
+            bench.rows.append(Row(group, "url", backend, None, note=f"skipped: {why}"))
+            continue
+        s = bench.time(path, [f"--dbmatrix={backend}", "--dbmatrix-strict"],
+                       dbmatrix_env(backend), key="session")
+        bench.rows.append(Row(group, "url (create + drop the run's database)", backend, s,
+                              ratio=f"+{(s - base) * 1000:.0f} ms"))
+    for provider in ("local", "docker"):
+        for backend in SERVERS:
+            args = [f"--dbmatrix={backend}", f"--dbmatrix-provider={backend}={provider}",
+                    "--dbmatrix-strict"]
+            try:
+                s = bench.time(path, args, repeat=1, key="session")
+            except RuntimeError as exc:
+                reason = next((line.split("unavailable: ", 1)[1] for line in str(exc).splitlines()
+                               if "unavailable: " in line), "the run failed")
+                bench.rows.append(Row(group, provider, backend, None,
+                                      note=f"skipped: {reason[:90]}"))
+                continue
+            bench.rows.append(Row(group, f"{provider} (start + stop a server)", backend, s,
+                                  ratio=f"+{(s - base):.1f} s"))
+
+
+def overhead_rows(bench: Bench) -> None:
+    """The plugin on a SQLite-only 1,000-test suite, and what the matrix and report add."""
+    n = 1000 if bench.count >= 300 else 300
+    tests = ORM_TESTS.format(count=n)
+    floor = bench.project("overhead_floor", FLOOR.format(sqlite=SQLITE_SAVEPOINTS), tests)
+    plugin = bench.project("overhead_plugin", None, tests)
+    url = f"sqlite:///{bench.root / 'overhead.db'}"
+    b = bench.time(floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}, key="session")
+    quiet = bench.time(plugin, ["--dbmatrix=sqlite", "--dbmatrix-summary=none"], key="session")
+    full = bench.time(plugin, ["--dbmatrix=sqlite", "--dbmatrix-summary=full",
+                               f"--dbmatrix-report={bench.root / 'r.json'}"], key="session")
+    group = f"plugin overhead, {n} ORM tests on SQLite (whole session)"
+    bench.rows.append(Row(group, "hand-written fixture, plugin off", "sqlite", b,
+                          per_test(b, n), "1.00x"))
+    bench.rows.append(Row(group, "dbmatrix, no matrix printed", "sqlite", quiet,
+                          per_test(quiet, n), f"{quiet / b:.3f}x"))
+    bench.rows.append(Row(group, "dbmatrix, full matrix + JSON report", "sqlite", full,
+                          per_test(full, n), f"{full / b:.3f}x",
+                          f"matrix + report add {(full - quiet) / full:.1%}"))
+    bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
+                         f"suite time ({full / b - 1:+.1%})", full / b <= PLUGIN_OVERHEAD_TARGET))
+
+
+def xdist_rows(bench: Bench) -> None:
+    if importlib.util.find_spec("xdist") is None:
+        bench.rows.append(Row("xdist", "-n 2", "-", None, note="skipped: pytest-xdist missing"))
+        return
+    n = bench.count
+    for backend in ("postgresql", "mariadb"):
+        if reachable(SERVERS[backend]):
+            continue
+        path = bench.project(f"xdist_{backend}", None, ORM_TESTS.format(count=n))
+        args = [f"--dbmatrix={backend}", "--dbmatrix-strict"]
+        one = bench.time(path, args, dbmatrix_env(backend), key="session")
+        two = bench.time(path, [*args, "-n", "2"], dbmatrix_env(backend), key="session")
+        group = f"xdist, {n} ORM tests (whole session, 2 cores shared with the server)"
+        bench.rows.append(Row(group, "-n 0", backend, one, per_test(one, n), "1.00x"))
+        bench.rows.append(Row(group, "-n 2", backend, two, per_test(two, n), f"{one / two:.2f}x",
+                              "speed-up"))
+
+
+def render(bench: Bench) -> str:
+    lines = []
+    group = None
+    header = f"{'':2}{'what':48} {'backend':11} {'seconds':>8} {'ms/test':>8} {'ratio':>10}  note"
+    for row in bench.rows:
+        if row.group != group:
+            group = row.group
+            lines += ["", group, header]
+        seconds = f"{row.seconds:8.2f}" if row.seconds is not None else f"{'-':>8}"
+        ms = f"{row.per_test_ms:8.2f}" if row.per_test_ms is not None else f"{'-':>8}"
+        lines.append(f"  {row.what:48} {row.backend:11} {seconds} {ms} {row.ratio:>10}  "
+                     f"{row.note}".rstrip())
+    lines += ["", "targets"]
+    lines += [f"  [{'met' if ok else 'MISSED'}] {text}" for text, ok in bench.checks]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 tests, one repetition")
+    parser.add_argument("--tests", type=int, help="tests per isolation suite (default 300)")
+    parser.add_argument("--repeat", type=int, help="repetitions of the short runs (best kept)")
+    parser.add_argument("--only", choices=("isolation", "startup", "overhead", "xdist"),
+                        action="append", help="run only these groups (repeatable)")
+    args = parser.parse_args(argv)
+    count = args.tests or (100 if args.quick else 300)
+    repeat = args.repeat or (1 if args.quick else 3)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dbmatrix-bench-") as tmp:
+        bench = Bench(Path(tmp), count, repeat)
+        groups: dict[str, Callable[[Bench], None]] = {
+            "isolation": lambda b: [isolation_rows(b, name) for name in live_backends(b)],
+            "startup": startup_rows, "overhead": overhead_rows, "xdist": xdist_rows,
+        }
+        for name, run in groups.items():
+            if not args.only or name in args.only:
+                run(bench)
+                print(f"... {name} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    print(f"pytest-dbmatrix benchmarks: python {sys.version.split()[0]}, "
+          f"SQLAlchemy {sa.__version__}, {os.cpu_count()} cores, {bench.runs} pytest runs in "
+          f"{time.perf_counter() - started:.0f} s; best of {repeat} for short runs")
+    print(render(bench))
+    return 0 if all(ok for _, ok in bench.checks) else 1
+
+
+def live_backends(bench: Bench) -> list[str]:
+    names = ["sqlite"]
+    for backend, url in SERVERS.items():
+        why = reachable(url)
+        if why:
+            bench.rows.append(Row(f"isolation, {bench.count} ORM tests", "all variants",
+                                  backend, None, note=f"skipped: {why}"))
+        else:
+            names.append(backend)
+    return names
+
+
+if __name__ == "__main__":
+    sys.exit(main())
