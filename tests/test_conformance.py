@@ -125,7 +125,7 @@ def test_user_tests_share_the_run_with_the_suite(pytester: pytest.Pytester,
         def test_customers_table(db_connection):
             assert sa.inspect(db_connection).has_table("customers")
     """)
-    result, report = _run(pytester, "shop", "--dbmatrix=sqlite,postgresql,mariadb",
+    _, report = _run(pytester, "shop", "--dbmatrix=sqlite,postgresql,mariadb",
                           "--dbmatrix-strict", "-k", "drop_all or create or test_customers")
     rows = {t["test"]: t["results"] for t in report["tests"]}
     assert {c["outcome"] for c in rows["test_user.py::test_customers_table"].values()} == {
@@ -141,7 +141,7 @@ def test_missing_metadata_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_every_category_needs_a_hint() -> None:
-    with pytest.raises(ValueError, match="no entry in hazards.HAZARDS"):
+    with pytest.raises(ValueError, match=r"no entry in hazards\.HAZARDS"):
         Finding("made-up", "t", None, "sqlite", "sqlite", "live", "detail")
     finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
     assert "use_alter=True" in finding.hint

@@ -8,19 +8,15 @@ import enum
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from pytest_dbmatrix.conformance.schema import in_key
-
 UTC = dt.timezone.utc
 PLUS_0530 = dt.timezone(dt.timedelta(hours=5, minutes=30))
 TEXT_LENGTH = 1000
 UNBOUNDED_STRING = 255
-HYPOTHESIS_EXAMPLES = 2
 
 
 class CannotGenerate(Exception):
@@ -59,8 +55,6 @@ def probes(column: sa.Column[Any]) -> list[Probe]:
     found = _probes(kind)
     if isinstance(kind, sa.String) and not isinstance(kind, sa.Enum):
         found = _distinct_strings(found)
-        if not in_key(column):
-            found += _hypothesis_strings(_length(kind))
     return found
 
 
@@ -168,28 +162,6 @@ def _distinct_strings(found: list[Probe]) -> list[Probe]:
             seen.add(norm)
             kept.append(probe)
     return kept
-
-
-@cache
-def _hypothesis_strings(length: int) -> list[Probe]:
-    """A few printable strings drawn by Hypothesis (derandomized: the same in every run)."""
-    try:
-        from hypothesis import HealthCheck, Phase, given, settings
-        from hypothesis import strategies as st
-    except ImportError:
-        return []
-    drawn: list[str] = []
-    alphabet = st.characters(categories=["L", "N", "P", "S", "Zs"], codec="utf-8")
-
-    @settings(max_examples=HYPOTHESIS_EXAMPLES * 10, derandomize=True, database=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck), deadline=None)
-    @given(st.text(alphabet, min_size=1, max_size=min(length, 40)))
-    def collect(text: str) -> None:
-        if text.strip() and len(drawn) < HYPOTHESIS_EXAMPLES and text not in drawn:
-            drawn.append(text)
-
-    collect()
-    return [Probe(f"hypothesis {i}", text, "unicode-storage") for i, text in enumerate(drawn)]
 
 
 def rejects(column: sa.Column[Any]) -> list[Reject]:

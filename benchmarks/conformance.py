@@ -1,0 +1,121 @@
+"""Time the conformance suite on a generated model set of 200 tables.
+
+Runs `pytest --dbmatrix-conformance` in a subprocess on SQLite alone, then on SQLite, PostgreSQL,
+MySQL (dialect on MariaDB) and MariaDB, and prints wall time, items per second and the ratio to a
+baseline measured in the same run: plain `metadata.create_all` + `drop_all` of the same tables on
+the same backends.  Usage: python benchmarks/conformance.py [--tables 200] [--sqlite-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+URLS = {
+    "postgresql": os.environ.get("DBMATRIX_TEST_POSTGRESQL_URL",
+                                 "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+    "mysql": os.environ.get("DBMATRIX_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+    "mariadb": os.environ.get("DBMATRIX_TEST_MARIADB_URL",
+                              "mariadb+pymysql://root@127.0.0.1:3306/test"),
+}
+MODELS = '''
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+for i in range({tables}):
+    columns = [
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("code", sa.String(40), unique=True, nullable=False),
+        sa.Column("name", sa.String(120)),
+        sa.Column("amount", sa.Numeric(12, 2)),
+        sa.Column("created", sa.DateTime),
+        sa.Column("active", sa.Boolean),
+        sa.Column("payload", sa.JSON),
+    ]
+    if i % 10:
+        columns.append(sa.Column("parent_id", sa.ForeignKey(f"t{{i - 1:03d}}.id")))
+    sa.Table(f"t{{i:03d}}", metadata, *columns)
+'''
+
+
+def write_models(directory: Path, tables: int) -> None:
+    (directory / "bench_models.py").write_text(textwrap.dedent(MODELS.format(tables=tables)))
+
+
+def baseline(directory: Path, backends: list[str]) -> float:
+    """create_all + drop_all of the same tables, in a scratch database per server backend."""
+    sys.path.insert(0, str(directory))
+    import bench_models
+
+    total = 0.0
+    for backend in backends:
+        url = URLS.get(backend, f"sqlite:///{directory / 'baseline.db'}")
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        scratch = f"dbmatrix_bench_{os.getpid()}_{backend}"
+        if backend != "sqlite":
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {scratch}")
+            engine = sa.create_engine(sa.make_url(url).set(database=scratch))
+        else:
+            engine = admin
+        try:
+            start = time.perf_counter()
+            bench_models.metadata.create_all(engine)
+            bench_models.metadata.drop_all(engine)
+            total += time.perf_counter() - start
+        finally:
+            engine.dispose()
+            if backend != "sqlite":
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f"DROP DATABASE {scratch}")
+            admin.dispose()
+    return total
+
+
+def run_suite(directory: Path, backends: list[str]) -> tuple[float, str]:
+    env = dict(os.environ)
+    for name, url in URLS.items():
+        env[f"DBMATRIX_{name.upper()}_URL"] = url
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "--dbmatrix-conformance", "--dbmatrix-metadata=bench_models:metadata",
+               f"--dbmatrix={','.join(backends)}", "--dbmatrix-strict",
+               "--dbmatrix-summary=none"]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=directory, env=env, capture_output=True, text=True,
+                          check=False)
+    elapsed = time.perf_counter() - start
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+    return elapsed, last
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tables", type=int, default=200)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    runs = [["sqlite"]]
+    if not args.sqlite_only:
+        runs.append(["sqlite", "postgresql", "mysql", "mariadb"])
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        write_models(directory, args.tables)
+        print(f"model set: {args.tables} tables (7-8 columns, FK chains of 10)")
+        for backends in runs:
+            base = baseline(directory, backends)
+            elapsed, summary = run_suite(directory, backends)
+            print(f"{','.join(backends)}:")
+            print(f"  conformance suite  {elapsed:7.2f} s   ({summary})")
+            print(f"  create_all+drop_all baseline {base:7.2f} s   ratio {elapsed / base:6.1f}x")
+            print(f"  under a minute: {'yes' if elapsed < 60 else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
