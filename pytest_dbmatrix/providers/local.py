@@ -143,9 +143,12 @@ def _server_user(names: tuple[str, ...]) -> User:
 
 
 def _prepare(data: Path, user: User) -> None:
-    data.mkdir(mode=0o700)
-    if user is not None:
-        os.chown(data, user.pw_uid, user.pw_gid)
+    """The data directory and a temporary one of the server's own (not the shared /tmp,
+    where concurrent MariaDB bootstraps clash), owned by the server's user."""
+    for directory in (data, data.parent / "tmp"):
+        directory.mkdir(mode=0o700)
+        if user is not None:
+            os.chown(directory, user.pw_uid, user.pw_gid)
 
 
 def _secret_file(path: Path, text: str, user: User) -> Path:
@@ -365,14 +368,17 @@ def mysql_setup(binaries: Binaries, data: Path, password: str, user: User) -> li
     if len(str(socket)) > MAX_SOCKET_PATH:
         raise BackendUnavailable("local", f"the socket path {socket} is too long; set "
                                           f"{registry.STATE_DIR_ENV} to a shorter directory")
+    tmpdir = f"--tmpdir={data.parent / 'tmp'}"
     if binaries.product == "MySQL":
-        return [binaries.setup[0], "--no-defaults", *binaries.setup[1:], f"--datadir={data}"]
-    return [binaries.setup[0], "--no-defaults", f"--datadir={data}", "--skip-test-db",
+        return [binaries.setup[0], "--no-defaults", *binaries.setup[1:], f"--datadir={data}",
+                tmpdir]
+    return [binaries.setup[0], "--no-defaults", f"--datadir={data}", tmpdir, "--skip-test-db",
             "--auth-root-authentication-method=normal", "--skip-name-resolve"]
 
 
 def mysql_command(binaries: Binaries, data: Path, port: int) -> list[str]:
     return [binaries.server, "--no-defaults", f"--datadir={data}", f"--port={port}",
+            f"--tmpdir={data.parent / 'tmp'}",
             "--bind-address=127.0.0.1", f"--socket={data / 'mysqld.sock'}",
             f"--pid-file={data / 'mysqld.pid'}", f"--init-file={data.parent / 'init.sql'}",
             "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin",
