@@ -63,6 +63,23 @@ class Product(Base):
     title: Mapped[str] = mapped_column(sa.String(80))
 """
 
+EXTRA_TABLE = """
+class Extra{i}(Base):
+    __tablename__ = "extra_{i}"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    amount: Mapped[int] = mapped_column(default=0)
+"""
+SLOW_TESTS = 30
+"""(c), (d) and (e) cost up to a second a test: they run fewer tests and are compared per test."""
+
+
+def models(tables: int) -> str:
+    """Customer, Order, Product and enough extra tables (FK, index, unique) for `tables`."""
+    return MODELS + "".join(EXTRA_TABLE.format(i=i) for i in range(max(0, tables - 3)))
+
+
 ORM_TESTS = """
 import pytest
 import sqlalchemy as sa
@@ -251,6 +268,7 @@ class Bench:
     root: Path
     count: int
     repeat: int
+    tables: int
     rows: list[Row] = field(default_factory=list)
     checks: list[tuple[str, bool]] = field(default_factory=list)
     runs: int = 0
@@ -258,7 +276,7 @@ class Bench:
     def project(self, name: str, conftest: str | None, tests: str) -> Path:
         path = self.root / name
         path.mkdir(exist_ok=True)
-        (path / "models.py").write_text(MODELS)
+        (path / "models.py").write_text(models(self.tables))
         (path / "bench_clock.py").write_text(CLOCK)
         (path / "test_bench.py").write_text(tests)
         (path / "pytest.ini").write_text("[pytest]\ndbmatrix_metadata = models:Base\n")
@@ -300,7 +318,7 @@ def reachable(url: str) -> str | None:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip the row
+    except Exception as exc:  # any failure means: skip the row
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
     return None
 
@@ -346,38 +364,43 @@ def isolation_rows(bench: Bench, backend: str) -> None:
     sqlite = SQLITE_SAVEPOINTS
     plugin = bench.project(f"a_{backend}", None, tests)
     floor = bench.project(f"b_{backend}", FLOOR.format(sqlite=sqlite), tests)
-    rebuild = bench.project(f"c_{backend}", REBUILD.format(sqlite=sqlite), tests)
+    m = min(n, SLOW_TESTS)
+    rebuild = bench.project(f"c_{backend}", REBUILD.format(sqlite=sqlite),
+                            ORM_TESTS.format(count=m))
     with target_url(bench, backend) as url:
         off = ["-p", "no:dbmatrix"]
         b = bench.time(floor, off, {"BENCH_URL": url})
         a = bench.time(plugin, [f"--dbmatrix={backend}", "--dbmatrix-strict"],
                        dbmatrix_env(backend))
         c = bench.time(rebuild, off, {"BENCH_URL": url}, repeat=1)
-    group = f"isolation, {n} ORM tests"
+    group = f"isolation, {n} ORM tests, {bench.tables} tables"
     bench.rows.append(Row(group, "(b) hand-written savepoint fixture (floor)", backend, b,
                           per_test(b, n), "1.00x"))
     bench.rows.append(Row(group, "(a) dbmatrix db_session", backend, a, per_test(a, n),
                           f"{a / b:.2f}x"))
-    bench.rows.append(Row(group, "(c) create_all/drop_all per test", backend, c, per_test(c, n),
-                          f"{c / b:.2f}x", f"dbmatrix is {c / a:.1f}x faster"))
+    at, bt, ct = per_test(a, n), per_test(b, n), per_test(c, m)
+    bench.rows.append(Row(group, f"(c) create_all/drop_all per test ({m} tests)", backend, c, ct,
+                          f"{ct / bt:.2f}x", f"dbmatrix is {ct / at:.1f}x faster"))
     bench.checks.append((f"{backend}: dbmatrix within {ISOLATION_TARGET}x of the floor "
                          f"({a / b:.2f}x)", a / b <= ISOLATION_TARGET))
     bench.checks.append((f"{backend}: dbmatrix at least {REBUILD_TARGET:.0f}x faster than "
-                         f"create_all/drop_all ({c / a:.1f}x)", c / a >= REBUILD_TARGET))
+                         f"create_all/drop_all ({ct / at:.1f}x)", ct / at >= REBUILD_TARGET))
     if backend != "postgresql":
         return
-    clone = bench.project("d_postgresql", TEMPLATE_CLONE, tests)
+    clone = bench.project("d_postgresql", TEMPLATE_CLONE, ORM_TESTS.format(count=m))
     d = bench.time(clone, ["-p", "no:dbmatrix"], {"BENCH_URL": SERVERS["postgresql"]}, repeat=1)
-    bench.rows.append(Row(group, "(d) database per test from a template", backend, d,
-                          per_test(d, n), f"{d / b:.2f}x", f"dbmatrix is {d / a:.1f}x faster"))
+    dt = per_test(d, m)
+    bench.rows.append(Row(group, f"(d) database per test from a template ({m} tests)", backend,
+                          d, dt, f"{dt / bt:.2f}x", f"dbmatrix is {dt / at:.1f}x faster"))
     if importlib.util.find_spec("pytest_postgresql") is None:
         bench.rows.append(Row(group, "(e) pytest-postgresql", backend, None,
                               note="skipped: pytest-postgresql is not installed"))
         return
-    pgp = bench.project("e_postgresql", PYTEST_POSTGRESQL, tests)
+    pgp = bench.project("e_postgresql", PYTEST_POSTGRESQL, ORM_TESTS.format(count=m))
     e = bench.time(pgp, ["-p", "no:dbmatrix"], {"BENCH_URL": SERVERS["postgresql"]}, repeat=1)
-    bench.rows.append(Row(group, "(e) pytest-postgresql (noproc)", backend, e, per_test(e, n),
-                          f"{e / b:.2f}x", f"dbmatrix is {e / a:.1f}x faster"))
+    et = per_test(e, m)
+    bench.rows.append(Row(group, f"(e) pytest-postgresql, noproc ({m} tests)", backend, e, et,
+                          f"{et / bt:.2f}x", f"dbmatrix is {et / at:.1f}x faster"))
 
 
 def startup_rows(bench: Bench) -> None:
@@ -478,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 tests, one repetition")
     parser.add_argument("--tests", type=int, help="tests per isolation suite (default 300)")
+    parser.add_argument("--tables", type=int, default=20,
+                        help="tables in the generated models (default 20; 3 is the minimum)")
     parser.add_argument("--repeat", type=int, help="repetitions of the short runs (best kept)")
     parser.add_argument("--only", choices=("isolation", "startup", "overhead", "xdist"),
                         action="append", help="run only these groups (repeatable)")
@@ -486,9 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (1 if args.quick else 3)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dbmatrix-bench-") as tmp:
-        bench = Bench(Path(tmp), count, repeat)
+        bench = Bench(Path(tmp), count, repeat, max(3, args.tables))
         groups: dict[str, Callable[[Bench], None]] = {
-            "isolation": lambda b: [isolation_rows(b, name) for name in live_backends(b)],
+            "isolation": all_isolation_rows,
             "startup": startup_rows, "overhead": overhead_rows, "xdist": xdist_rows,
         }
         for name, run in groups.items():
@@ -502,12 +527,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(ok for _, ok in bench.checks) else 1
 
 
+def all_isolation_rows(bench: Bench) -> None:
+    for name in live_backends(bench):
+        isolation_rows(bench, name)
+
+
 def live_backends(bench: Bench) -> list[str]:
     names = ["sqlite"]
     for backend, url in SERVERS.items():
         why = reachable(url)
         if why:
-            bench.rows.append(Row(f"isolation, {bench.count} ORM tests", "all variants",
+            bench.rows.append(Row(f"isolation, {bench.count} ORM tests, {bench.tables} tables",
+                                  "all variants",
                                   backend, None, note=f"skipped: {why}"))
         else:
             names.append(backend)
