@@ -94,7 +94,7 @@ def _private_dir(path: Path) -> None:
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise RuntimeError(
-            f"dbmatrix: {path} is not a directory of user {os.getuid()}; remove it, or set "
+            f"{path} is not a directory of user {os.getuid()}; remove it, or set "
             f"{STATE_DIR_ENV} to a directory of your own"
         )
     if stat.S_IMODE(info.st_mode) != 0o711:

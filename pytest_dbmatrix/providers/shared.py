@@ -33,6 +33,10 @@ def record_key(run_id: str, provider: str, backend: str) -> str:
 
 def obtain(spec: BackendSpec, context: ProvideContext, provider: str, start: Start) -> Server:
     """A server of `provider` for `spec`: kept, already started by this run, or started now."""
+    try:
+        registry.base_dir()
+    except (OSError, RuntimeError) as exc:
+        raise BackendUnavailable(spec.name, f"cannot record servers: {exc}") from None
     reaped = reap_once()
     forced = provider if spec.provider else None
     kept = None if context.run_id == KEPT else find_kept(spec.name, forced)
