@@ -121,25 +121,26 @@ def test_sqlite_foreign_keys_setting(project: pytest.Pytester, setting: str,
 def test_leaves_no_database_behind(pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
     import sqlalchemy as sa
 
-    def ours() -> set[str]:
-        found = set()
-        for url, query in ((live_urls["postgresql"], "SELECT datname FROM pg_database"),
-                           (live_urls["mariadb"], "SHOW DATABASES")):
-            engine = sa.create_engine(url)
-            with engine.connect() as conn:
-                found |= {r[0] for r in conn.exec_driver_sql(query) if r[0].startswith("dbmatrix_")}
-            engine.dispose()
-        return found
-
-    before = ours()
     pytester.makepyfile("""
-        import sqlalchemy as sa
-        def test_write(db_connection, dbmatrix_backend):
+        def test_write(db_connection, dbmatrix_backend, tmp_path_factory):
             db_connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            if dbmatrix_backend.database and dbmatrix_backend.family.server_backed:
+                with open("databases.txt", "a") as out:
+                    out.write(dbmatrix_backend.database + "\\n")
     """)
     result = pytester.runpytest(f"--dbmatrix={LIVE}", "--dbmatrix-strict")
     result.assert_outcomes(passed=4)
-    assert ours() == before
+    used = set((pytester.path / "databases.txt").read_text().split())
+    assert len(used) == 3 and all(name.startswith("dbmatrix_") for name in used)
+    remaining = set()
+    for url, query in ((live_urls["postgresql"], "SELECT datname FROM pg_database"),
+                       (live_urls["mariadb"], "SHOW DATABASES")):
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            remaining |= {r[0] for r in conn.exec_driver_sql(query)}
+        engine.dispose()
+    assert used & remaining == set()
+    assert "test" in remaining
 
 
 def test_ddl_leak_on_mysql_family_is_cleaned_and_reported(pytester: pytest.Pytester,
