@@ -31,6 +31,7 @@ from pytest_dbmatrix.hazards import find_hazard
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})
 VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite"})
+TRANSACTIONAL_DDL = frozenset({"sqlite", "postgresql"})
 _NAMED = re.compile(r"['`\"](\w+)['`\"]|\w\.(\w+)\b")
 
 
@@ -89,8 +90,10 @@ class LiveSchema:
         self.created.clear()
         self.findings.clear()
         self.built = True
-        for table in self.plan.order:
-            self._create(table)
+        if not self._create_at_once():
+            with self.engine.connect() as conn:
+                for table in self.plan.order:
+                    self._create(conn, table)
         if self.engine.dialect.supports_alter:
             for fk in self.plan.cycle:
                 self._add_constraint(fk)
@@ -100,18 +103,36 @@ class LiveSchema:
             names = set(sa.inspect(conn).get_table_names())
         return names & {t.name for t in self.plan.order}
 
-    def _create(self, table: sa.Table) -> None:
+    def _create_at_once(self) -> bool:
+        """All tables in one transaction where DDL is transactional; when a statement fails
+        nothing is kept and the tables are created one by one to find the failures."""
+        if self.dialect not in TRANSACTIONAL_DDL:
+            return False
+        try:
+            with self.engine.begin() as conn:
+                for table in self.plan.order:
+                    self._create_statements(conn, table)
+        except (sa_exc.DBAPIError, sa_exc.CompileError):
+            return False
+        self.created.update((table.key, None) for table in self.plan.order)
+        return True
+
+    def _create_statements(self, conn: Connection, table: sa.Table) -> None:
+        inline = self.plan.inline[table.key] if self.engine.dialect.supports_alter else None
+        self._create_types(conn, table)
+        conn.execute(CreateTable(table, include_foreign_key_constraints=inline))
+        for index in table.indexes:
+            conn.execute(CreateIndex(index))
+
+    def _create(self, conn: Connection, table: sa.Table) -> None:
+        """One table in a transaction of its own on the build's connection."""
         missing = [p for p in self.plan.parents(table) if self.created.get(p, None) is not None]
         if missing:
             self.created[table.key] = f"its parent table {missing[0]} could not be created"
             return
-        inline = self.plan.inline[table.key] if self.engine.dialect.supports_alter else None
         try:
-            with self.engine.begin() as conn:
-                self._create_types(conn, table)
-                conn.execute(CreateTable(table, include_foreign_key_constraints=inline))
-                for index in table.indexes:
-                    conn.execute(CreateIndex(index))
+            with conn.begin():
+                self._create_statements(conn, table)
         except (sa_exc.DBAPIError, sa_exc.CompileError) as exc:
             self.created[table.key] = error_line(exc)
             self.findings[table.key] = [self._ddl_finding(table, exc)]

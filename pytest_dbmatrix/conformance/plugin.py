@@ -16,6 +16,7 @@ from pytest_dbmatrix.conformance.items import (
     ConformanceItem,
     make_item,
 )
+from pytest_dbmatrix.conformance.prefetch import Check, Prefetch
 from pytest_dbmatrix.conformance.report import write_summary
 from pytest_dbmatrix.conformance.runner import Runner
 from pytest_dbmatrix.conformance.schema import SchemaPlan
@@ -40,6 +41,8 @@ class ConformancePlugin:
         self.log = FindingLog()
         self.plan: SchemaPlan | None = None
         self.runner: Runner | None = None
+        self.prefetch = Prefetch()
+        self._checks: dict[str, Check] = {}
 
     @pytest.hookimpl
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -84,15 +87,42 @@ class ConformancePlugin:
             for tier in LIVE_TIERS:
                 for table in tables:
                     check = _bind(getattr(runner, tier), table, backend)
-                    made.append(self._live(make_item(parent, tier, table, backend, check)))
+                    made.append(self._ahead(make_item(parent, tier, table, backend, check),
+                                            [backend]))
         if len(backends) > 1:
             for table in tables:
-                made.append(make_item(parent, "differential", table, None,
-                                      _bind(runner.differential, table, backends)))
+                made.append(self._ahead(make_item(parent, "differential", table, None,
+                                                  _bind(runner.differential, table, backends)),
+                                        backends))
         for backend in backends:
-            made.append(self._live(make_item(parent, "drop_all", None, backend,
-                                             _bind(runner.drop_all, backend))))
+            made.append(self._ahead(make_item(parent, "drop_all", None, backend,
+                                              _bind(runner.drop_all, backend)), [backend]))
         return made
+
+    def _ahead(self, item: ConformanceItem, backends: list[str]) -> ConformanceItem:
+        """An item that reports what the backends' threads found (see prefetch.py); only the
+        live tiers are computed there, differential and drop_all run in the item itself."""
+        self._checks[item.nodeid] = item.check
+        item.check = self.prefetch.replay(item.nodeid, backends, item.check)
+        return self._live(item) if item.backend else item
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start the selected live items' checks, one thread per backend, in item order."""
+        if session.config.option.collectonly or self.state.is_worker:
+            return
+        jobs: dict[str, list[tuple[str, Check]]] = {}
+        for item in session.items:
+            if isinstance(item, ConformanceItem) and item.tier in LIVE_TIERS and item.backend:
+                jobs.setdefault(item.backend, []).append((item.nodeid,
+                                                          self._checks[item.nodeid]))
+        self.prefetch.start(jobs)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """The user's tests share the databases: the suite's threads finish first."""
+        if not isinstance(item, ConformanceItem):
+            self.prefetch.wait()
 
     def _static(self, parent: Conformance, table: str, dialect: str) -> ConformanceItem:
         assert self.plan is not None
@@ -146,6 +176,7 @@ class ConformancePlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
         """Before the run's databases are dropped: drop what is left of the suite's tables."""
+        self.prefetch.close()
         if self.runner is not None:
             self.state.cleanup_problems += self.runner.close()
 
