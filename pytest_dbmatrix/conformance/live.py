@@ -234,6 +234,7 @@ class RoundTrip:
         self.outcome = Outcome()
         self.probed = probed_columns(table)
         self.inserted: list[tuple[Row, dict[sa.Column[Any], Probe]]] = []
+        self.read_back: list[Row | None] = []
 
     def finding(self, category: str, column: sa.Column[Any] | None, detail: str,
                 before: Any = None, after: Any = None, shown: bool = True) -> None:
@@ -271,6 +272,7 @@ class RoundTrip:
             key = self._insert_blaming(base, chosen)
         if key is not None:
             self.inserted.append((key, chosen))
+            self.read_back.append(self.rows.read_back)
 
     def _insert_blaming(self, base: Row, chosen: dict[sa.Column[Any], Probe]) -> Row | None:
         """Find the values the backend refused, report them, insert the row without them."""
@@ -299,8 +301,13 @@ class RoundTrip:
         return self.rows.insert(self.table, base | {c.key: p.value for c, p in accepted.items()})
 
     def compare(self, operation: str) -> None:
-        for key, chosen in self.inserted:
-            row = self.rows.fetch(self.table, _pk(self.table, key))
+        """Each row as read now; after INSERT, as read right after it was written (the same
+        transaction changed nothing of it since)."""
+        for i, (key, chosen) in enumerate(self.inserted):
+            if operation == "INSERT":
+                row = self.read_back[i]
+            else:
+                row = self.rows.fetch(self.table, _pk(self.table, key))
             if row is None:
                 self.finding("value-changed", None, f"the row written by {operation} was not "
                              f"found again by its primary key", key, None)

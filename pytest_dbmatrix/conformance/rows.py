@@ -15,6 +15,9 @@ from pytest_dbmatrix.conformance.schema import SchemaPlan, foreign_keys
 from pytest_dbmatrix.conformance.values import CannotGenerate, base_value
 
 Row = dict[str, Any]
+STATEMENT_ATOMIC = frozenset({"sqlite", "mysql", "mariadb"})
+"""Dialects where a failed statement is undone alone and the transaction goes on: a statement
+expected to succeed needs no SAVEPOINT there (PostgreSQL aborts the whole transaction)."""
 
 
 class Rejected(Exception):
@@ -38,6 +41,8 @@ class Rows:
         self.counter = itertools.count(1)
         self.parents: dict[str, Row] = {}
         self._building: set[str] = set()
+        self.atomic = conn.dialect.name in STATEMENT_ATOMIC
+        self.read_back: Row | None = None
 
     def values(self, table: sa.Table, *, all_foreign_keys: bool = False) -> Row:
         """A valid row: required columns filled, foreign keys pointing at inserted parents."""
@@ -89,7 +94,8 @@ class Rows:
         with self.savepoint():
             result = self.conn.execute(table.insert().values(values))
             key = self._key(table, values, result.inserted_primary_key)
-        return self.fetch(table, key) or dict(values)
+        self.read_back = self.fetch(table, key)
+        return self.read_back or dict(values)
 
     def _key(self, table: sa.Table, values: Row, inserted: Any) -> Row:
         columns = list(table.primary_key.columns)
@@ -105,7 +111,14 @@ class Rows:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """Run a statement in a savepoint; a refusal rolls back to it and raises Rejected."""
+        """Run a statement in a savepoint; a refusal rolls back to it and raises Rejected.
+        Where statements are atomic, the statement alone is undone and no savepoint is made."""
+        if self.atomic:
+            try:
+                yield
+            except (sa_exc.StatementError, ValueError, TypeError, LookupError) as exc:
+                raise Rejected(exc) from None
+            return
         nested = self.conn.begin_nested()
         try:
             yield
