@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from pytest_dbmatrix.backends import FAMILIES, URL_FAMILY
 from pytest_dbmatrix.backends.base import ServerInfo
 from pytest_dbmatrix.errors import normalise
-from pytest_dbmatrix.hazards import FINDING_HINTS
+from pytest_dbmatrix.hazards import hint_for
 
 Verdict = Literal["ok", "info", "warn", "block"]
 VERDICTS: tuple[Verdict, ...] = ("ok", "info", "warn", "block")
@@ -76,7 +76,7 @@ class Fact:
 
     @property
     def hint(self) -> str | None:
-        return FINDING_HINTS.get(self.finding) if self.finding else None
+        return hint_for(self.finding) if self.finding else None
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "value": self.value,

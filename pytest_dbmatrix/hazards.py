@@ -248,3 +248,9 @@ FINDING_HINTS.update({
     "offline-sql-failed": "make the revision render without a database (no reflection, pass "
                           "copy_from= to batch_alter_table) if you deploy with --sql",
 })
+
+
+def hint_for(finding: str) -> str | None:
+    """The fix of a hazard or finding id: the error hazards first, then the other findings."""
+    hazard = next((h for h in HAZARDS if h.id == finding), None)
+    return hazard.hint if hazard else FINDING_HINTS.get(finding)

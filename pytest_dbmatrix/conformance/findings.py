@@ -6,18 +6,17 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pytest_dbmatrix.hazards import HAZARDS
+from pytest_dbmatrix.hazards import hint_for as hazard_hint
 
-HINTS = {hazard.id: hazard.hint for hazard in HAZARDS}
 TIERS = ("static", "live", "constraint", "differential")
 
 
 def hint_for(category: str) -> str:
-    """The fix of a category, from the one table in hazards.py."""
-    try:
-        return HINTS[category]
-    except KeyError:
-        raise ValueError(f"finding category {category!r} has no entry in hazards.HAZARDS") from None
+    """The fix of a category, from the one table in hazards.py; every category must have one."""
+    hint = hazard_hint(category)
+    if hint is None:
+        raise ValueError(f"finding category {category!r} has no entry in hazards.py")
+    return hint
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_dbmatrix.hazards import FINDING_HINTS, HAZARDS
+from pytest_dbmatrix.hazards import hint_for
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,6 @@ class Finding:
     def line(self) -> str:
         where = f" at {self.revision}" if self.revision else ""
         return f"{self.kind}{where}: {self.message}"
-
-
-def hint_for(kind: str) -> str | None:
-    """The fix of a finding kind, from the one hints table (error hazards, then findings)."""
-    hazard = next((h for h in HAZARDS if h.id == kind), None)
-    return hazard.hint if hazard else FINDING_HINTS.get(kind)
 
 
 class MigrationFailure(Exception):
