@@ -111,12 +111,20 @@ class ConformancePlugin:
         """Start the selected live items' checks, one thread per backend, in item order."""
         if session.config.option.collectonly or self.state.is_worker:
             return
+        assert self.runner is not None
         jobs: dict[str, list[tuple[str, Check]]] = {}
+        drops: dict[str, list[tuple[str, Check]]] = {}
         for item in session.items:
-            if isinstance(item, ConformanceItem) and item.tier in LIVE_TIERS and item.backend:
+            if not isinstance(item, ConformanceItem) or not item.backend:
+                continue
+            if item.tier in LIVE_TIERS:
                 jobs.setdefault(item.backend, []).append((item.nodeid,
                                                           self._checks[item.nodeid]))
-        self.prefetch.start(jobs)
+            elif item.tier == "drop_all":
+                drops[item.backend] = [(item.nodeid, _bind(self.runner.drop_all_ahead,
+                                                           item.backend))]
+        self.prefetch.start({backend: jobs.get(backend, []) + drops.get(backend, [])
+                             for backend in {**jobs, **drops}})
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -21,6 +21,10 @@ query has returned waits for the GIL; with five busy threads the default added u
 every round trip."""
 
 
+class RunInItem(Exception):
+    """Raised by a check that has to run in the item itself (in pytest's thread)."""
+
+
 class Prefetch:
     """Checks computed in background threads, keyed by node id; an item takes its result once."""
 
@@ -49,6 +53,8 @@ class Prefetch:
                 return
             try:
                 self._results[key] = (check(), None)
+            except RunInItem:
+                continue
             except BaseException as exc:  # replayed in the item: skip, fail and errors alike
                 self._results[key] = (None, exc)
 

@@ -13,6 +13,7 @@ from pytest_dbmatrix.conformance.constraints import Scenarios, sqlite_fk_off
 from pytest_dbmatrix.conformance.differential import compare
 from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.live import LiveSchema, Outcome, RoundTrip, SchemaConflict
+from pytest_dbmatrix.conformance.prefetch import RunInItem
 from pytest_dbmatrix.conformance.schema import SchemaPlan
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.providers import BackendUnavailable
@@ -70,6 +71,13 @@ class Runner:
 
     def drop_all(self, backend: str) -> list[Finding]:
         return self.schema(backend).drop_all()
+
+    def drop_all_ahead(self, backend: str) -> list[Finding]:
+        """drop_all from the backend's thread, where it needs no warnings caught (ALTER)."""
+        schema = self.schemas.get(backend)
+        if schema is None or not schema.engine.dialect.supports_alter:
+            raise RunInItem
+        return self.drop_all(backend)
 
     def roundtrip(self, table: str, backend: str) -> list[Finding]:
         return self._findings(self.outcome("roundtrip", table, backend))
