@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import re
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -91,27 +93,45 @@ class DDLLeakWarning(pytest.PytestWarning):
     """A test's DDL was committed implicitly (MySQL, MariaDB) and outlived its transaction."""
 
 
+DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME)\s", re.IGNORECASE)
+
+
+class DDLWatch:
+    """Lists the tables just before a connection's first DDL statement; costs nothing otherwise."""
+
+    def __init__(self, connection: Connection, backend: LiveBackend) -> None:
+        self.connection = connection
+        self.backend = backend
+        self.before: set[str] | None = None
+        sa.event.listen(connection, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if self.before is None and DDL.match(statement):
+            self.before = self.tables()
+
+    def tables(self) -> set[str]:
+        dbapi = self.connection.connection.dbapi_connection
+        return self.backend.family.raw_table_names(dbapi)
+
+    def leaked(self) -> set[str]:
+        return set() if self.before is None else self.tables() - self.before
+
+
 @pytest.fixture
 def db_connection(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
-    watch = not dbmatrix_backend.capabilities.transactional_ddl
     with db_engine.connect() as connection:
+        watch = (None if dbmatrix_backend.capabilities.transactional_ddl
+                 else DDLWatch(connection, dbmatrix_backend))
         transaction = connection.begin()
-        before = _table_names(connection) if watch else set()  # on this connection: no checkout
         try:
             yield connection
         finally:
             if transaction.is_active:
                 transaction.rollback()
-        leaked = _table_names(connection) - before if watch else set()
-        if watch:
-            connection.rollback()
+        leaked = watch.leaked() if watch else set()
     if leaked:
         _drop_leaked_tables(dbmatrix_backend, leaked)
-
-
-def _table_names(connection: Connection) -> set[str]:
-    return set(sa.inspect(connection).get_table_names())
 
 
 def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:

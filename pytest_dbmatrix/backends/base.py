@@ -82,6 +82,10 @@ class Backend:
     def list_databases(self, conn: Connection) -> list[str]:
         raise NotImplementedError
 
+    def raw_table_names(self, dbapi_connection: Any) -> set[str]:
+        """Tables of the current database through a DBAPI cursor (usable inside events)."""
+        raise NotImplementedError
+
     def create_database(self, conn: Connection, name: str) -> None:
         raise NotImplementedError
 

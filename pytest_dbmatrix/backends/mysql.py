@@ -68,6 +68,14 @@ class MySQLBackend(Backend):
             return f"{url.get_backend_name()} dialect against a {server.product} server"
         return None
 
+    def raw_table_names(self, dbapi_connection: Any) -> set[str]:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SHOW TABLES")
+            return {row[0] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
+
     def list_databases(self, conn: Connection) -> list[str]:
         return [r[0] for r in conn.exec_driver_sql("SHOW DATABASES")]
 
