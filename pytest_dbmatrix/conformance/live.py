@@ -206,15 +206,16 @@ class LiveSchema:
         if not remaining:
             return
         with self.engine.begin() as conn:
-            if self.dialect in ("mysql", "mariadb"):
+            names = [conn.dialect.identifier_preparer.format_table(table)
+                     for table in reversed(self.plan.order) if table.name in remaining]
+            if self.dialect in ("mysql", "mariadb"):  # one statement: DDL is slow there
                 conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-            for table in reversed(self.plan.order):
-                if table.name in remaining:
-                    name = conn.dialect.identifier_preparer.format_table(table)
-                    cascade = " CASCADE" if self.dialect == "postgresql" else ""
-                    conn.exec_driver_sql(f"DROP TABLE {name}{cascade}")
-            if self.dialect in ("mysql", "mariadb"):
+                conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
                 conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+            else:
+                cascade = " CASCADE" if self.dialect == "postgresql" else ""
+                for name in names:
+                    conn.exec_driver_sql(f"DROP TABLE {name}{cascade}")
             for table in self.plan.order:
                 for column in table.columns:
                     if isinstance(column.type, sa.types.SchemaType):
