@@ -145,3 +145,33 @@ def test_every_category_needs_a_hint() -> None:
         Finding("made-up", "t", None, "sqlite", "sqlite", "live", "detail")
     finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
     assert "use_alter=True" in finding.hint
+
+
+def test_prefetched_results_are_replayed_once_in_order_and_fall_back_in_the_item() -> None:
+    """Each backend's checks run in its own thread, in order; an item re-raises what its check
+    raised there (pytest's skip included); RunInItem and unknown items run in the item."""
+    from pytest_dbmatrix.conformance.prefetch import Prefetch, RunInItem
+
+    ran: list[str] = []
+    finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
+
+    def check(name: str, result: Any) -> Any:
+        def run() -> list[Finding]:
+            ran.append(name)
+            if isinstance(result, BaseException):
+                raise result
+            return list(result)
+        return run
+
+    prefetch = Prefetch()
+    prefetch.start({"a": [("a1", check("a1", [finding])), ("a2", check("a2", pytest.skip.Exception(
+        "not created"))), ("a3", check("a3", RunInItem()))], "b": [("b1", check("b1", []))]})
+    prefetch.wait()
+    assert [name for name in ran if name.startswith("a")] == ["a1", "a2", "a3"]
+    assert prefetch.replay("a1", ["a"], check("again", []))() == [finding]
+    with pytest.raises(pytest.skip.Exception, match="not created"):
+        prefetch.replay("a2", ["a"], check("again", []))()
+    assert prefetch.replay("a3", ["a"], check("in item", [finding]))() == [finding]
+    assert prefetch.replay("a1", ["a"], check("in item", []))() == []
+    assert ran[-2:] == ["in item", "in item"]
+    prefetch.close()
