@@ -92,5 +92,4 @@ def add_options(parser: pytest.Parser) -> None:
             if opt.ini_type == "float":
                 kwargs["type"] = float
         group.addoption(opt.flag, **kwargs)
-        parser.addini(opt.ini, type=opt.ini_type, help=opt.help,
-                      default=False if opt.ini_type == "bool" else None)
+        parser.addini(opt.ini, type=opt.ini_type, help=opt.help, default=None)

@@ -72,8 +72,9 @@ def _raw(config: pytest.Config, opt: Option) -> tuple[Any, str] | None:
         return cli, f"option {opt.flag}"
     if opt.env and os.environ.get(opt.env, "").strip():
         return os.environ[opt.env], f"env {opt.env}"
-    if opt.ini in config.inicfg:
-        return config.getini(opt.ini), f"ini {opt.ini}"
+    value = config.getini(opt.ini)  # None when unset: every ini is declared with default None
+    if value is not None:
+        return value, f"ini {opt.ini}"
     return None
 
 
