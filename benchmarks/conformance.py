@@ -19,6 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+REPO = Path(__file__).resolve().parent.parent
 URLS = {
     "postgresql": os.environ.get("DBMATRIX_TEST_POSTGRESQL_URL",
                                  "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
@@ -82,6 +83,8 @@ def baseline(directory: Path, backends: list[str]) -> float:
 
 def run_suite(directory: Path, backends: list[str]) -> tuple[float, str]:
     env = dict(os.environ)
+    # the code next to this script, whatever checkout an editable install points to
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     for name, url in URLS.items():
         env[f"DBMATRIX_{name.upper()}_URL"] = url
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -49,6 +49,7 @@ class ConformancePlugin:
         config.addinivalue_line("markers", MARKER_SPEC)
         self.plan = SchemaPlan.of(self._metadata(config))
         self.runner = Runner(self.state, self.plan)
+        self.runner.invocation_dir = str(config.invocation_params.dir)
         self.state.report_sections["conformance"] = self.report_section
 
     def _metadata(self, config: pytest.Config) -> sa.MetaData:
@@ -112,19 +113,31 @@ class ConformancePlugin:
         if session.config.option.collectonly or self.state.is_worker:
             return
         assert self.runner is not None
-        jobs: dict[str, list[tuple[str, Check]]] = {}
-        drops: dict[str, list[tuple[str, Check]]] = {}
+        creates: dict[str, list[tuple[str | None, Check]]] = {}
+        scenarios: dict[str, list[tuple[str | None, Check]]] = {}
+        tasks: dict[str, list[tuple[str, str]]] = {}
+        drops: dict[str, list[tuple[str | None, Check]]] = {}
         for item in session.items:
-            if not isinstance(item, ConformanceItem) or not item.backend:
+            if not isinstance(item, ConformanceItem) or item.nodeid not in self._checks:
                 continue
-            if item.tier in LIVE_TIERS:
-                jobs.setdefault(item.backend, []).append((item.nodeid,
-                                                          self._checks[item.nodeid]))
+            if item.backend is None:
+                continue
+            job = (item.nodeid, self._checks[item.nodeid])
+            if item.tier == "create":
+                creates.setdefault(item.backend, []).append(job)
+            elif item.tier in LIVE_TIERS and item.table:
+                scenarios.setdefault(item.backend, []).append(job)
+                tasks.setdefault(item.backend, []).append((item.tier, item.table))
             elif item.tier == "drop_all":
                 drops[item.backend] = [(item.nodeid, _bind(self.runner.drop_all_ahead,
                                                            item.backend))]
-        self.prefetch.start({backend: jobs.get(backend, []) + drops.get(backend, [])
-                             for backend in {**jobs, **drops}})
+        jobs = {}
+        for backend in {**creates, **scenarios, **drops}:
+            offload = [(None, _bind(self.runner.offload, backend, tasks[backend]))
+                       ] if backend in tasks else []
+            jobs[backend] = (creates.get(backend, []) + offload + scenarios.get(backend, [])
+                             + drops.get(backend, []))
+        self.prefetch.start(jobs)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -35,8 +35,9 @@ class Prefetch:
         self._stop = threading.Event()
         self._interval: float | None = None
 
-    def start(self, jobs: dict[str, list[tuple[str, Check]]]) -> None:
-        """Run each backend's (node id, check) pairs in order, backends concurrently."""
+    def start(self, jobs: dict[str, list[tuple[str | None, Check]]]) -> None:
+        """Run each backend's (node id, check) pairs in order, backends concurrently; a check
+        without node id only prepares what later checks read."""
         jobs = {backend: checks for backend, checks in jobs.items() if checks}
         if not jobs:
             return
@@ -47,16 +48,19 @@ class Prefetch:
         for backend, checks in jobs.items():
             self._futures[backend] = self._pool.submit(self._run, checks)
 
-    def _run(self, checks: list[tuple[str, Check]]) -> None:
+    def _run(self, checks: list[tuple[str | None, Check]]) -> None:
         for key, check in checks:
             if self._stop.is_set():
                 return
             try:
-                self._results[key] = (check(), None)
+                found = check()
+                if key is not None:
+                    self._results[key] = (found, None)
             except RunInItem:
                 continue
             except BaseException as exc:  # replayed in the item: skip, fail and errors alike
-                self._results[key] = (None, exc)
+                if key is not None:
+                    self._results[key] = (None, exc)
 
     def wait(self, backends: Iterable[str] | None = None) -> None:
         """Until the threads of these backends (default: all) are done."""

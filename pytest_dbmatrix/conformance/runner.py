@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -15,12 +17,16 @@ from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.live import LiveSchema, Outcome, RoundTrip, SchemaConflict
 from pytest_dbmatrix.conformance.prefetch import RunInItem
 from pytest_dbmatrix.conformance.schema import SchemaPlan
+from pytest_dbmatrix.conformance.worker import Job, Task, run
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
 from pytest_dbmatrix.state import MatrixState
 
 Tier = Callable[..., Outcome]
+OFFLOAD_MIN_TASKS = 50
+"""Fewer scenarios than this run in the backend's thread: a child process costs about a second
+to start (imports, models), more than a few dozen scenarios take."""
 
 
 class Runner:
@@ -32,6 +38,7 @@ class Runner:
         self.schemas: dict[str, LiveSchema] = {}
         self.outcomes: dict[tuple[str, str, str], Outcome | str] = {}
         self._engines: list[Engine] = []
+        self.invocation_dir = ""
 
     def schema(self, backend: str) -> LiveSchema:
         """The backend's schema, created on first use; unavailable backends skip (or fail)."""
@@ -71,6 +78,32 @@ class Runner:
 
     def drop_all(self, backend: str) -> list[Finding]:
         return self.schema(backend).drop_all()
+
+    def offload(self, backend: str, tasks: list[Task]) -> None:
+        """Compute these scenarios of a built schema in a child process (worker.py) and keep
+        their outcomes; any the child did not return are computed by their items as before."""
+        schema, live = self.schemas.get(backend), self.state.provisioner.live.get(backend)
+        if schema is None or not schema.built or live is None:
+            return
+        if live.url.get_backend_name() == "sqlite" and live.url.database in (None, "",
+                                                                             ":memory:"):
+            return
+        todo = tuple((tier, table) for tier, table in tasks
+                     if schema.created.get(table) is None
+                     and (tier, table, backend) not in self.outcomes)
+        if len(todo) < OFFLOAD_MIN_TASKS:
+            return
+        setting = self.state.settings.metadata
+        job = Job(str(setting.value), setting.source, self.invocation_dir,
+                  live.url.render_as_string(hide_password=False), live.family.kind, backend,
+                  self.state.settings.connect_timeout.value, todo)
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                done = pool.submit(run, job).result()
+        except Exception:  # no child process here: the items compute the outcomes
+            return
+        for (tier, table), outcome in done.items():
+            self.outcomes.setdefault((tier, table, backend), outcome)
 
     def drop_all_ahead(self, backend: str) -> list[Finding]:
         """drop_all from the backend's thread, where it needs no warnings caught (ALTER)."""
