@@ -48,9 +48,20 @@ def write_matrix(tr: Any, matrix: ResultMatrix, mode: str) -> None:
 def write_totals(tr: Any, matrix: ResultMatrix) -> None:
     for backend, totals in matrix.totals().items():
         info = matrix.backends.get(backend, {})
-        server = info.get("server") or info.get("status") or ""
         counts = ", ".join(f"{n} {o}" for o, n in sorted(totals.items()))
-        tr.write_line(f"{backend} ({server}): {counts}")
+        tr.write_line(f"{backend} ({_server_label(info)}): {counts}")
+
+
+def _server_label(info: dict[str, Any]) -> str:
+    """"MariaDB 10.11.19 via url; mysql dialect against a MariaDB server", or the status."""
+    if not info.get("server"):
+        return str(info.get("status") or "")
+    label = str(info["server"])
+    if info.get("provider") and info["provider"] != "embedded":
+        label += f" via {info['provider']}"
+    if info.get("dialect_note"):
+        label += f"; {info['dialect_note']}"
+    return label
 
 
 def write_incompatibility(tr: Any, item: Incompatibility, dialects: dict[str, str]) -> None:
