@@ -42,6 +42,11 @@ PASSWORD = "Qx7-dbmatrix-Leak-4419"
 WRONG_PASSWORD = "Wr0ng-dbmatrix-Pw-8831"
 
 
+def _unknown_database(url: str) -> str:
+    """The URL with a database that does not exist, its password kept."""
+    return sa.make_url(url).set(database="dbm_no_such_db").render_as_string(hide_password=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -162,9 +167,9 @@ def broken_backends(pg: ThrowawayPostgres, silent: int) -> list[Broken]:
                "timed out"),
         Broken("postgresql_wrongpassword", pg.url(WRONG_PASSWORD),
                'password authentication failed for user "postgres"'),
-        Broken("postgresql_unknowndb", str(sa.make_url(pg_live).set(database="dbm_no_such_db")),
+        Broken("postgresql_unknowndb", _unknown_database(pg_live),
                'database "dbm_no_such_db" does not exist'),
-        Broken("mariadb_unknowndb", str(sa.make_url(maria).set(database="dbm_no_such_db")),
+        Broken("mariadb_unknowndb", _unknown_database(maria),
                "Unknown database 'dbm_no_such_db'"),
         Broken("postgresql_nodriver", "postgresql+pg8000://postgres@127.0.0.1/test",
                "the driver for postgresql+pg8000 cannot be loaded (import of pg8000 halted; None "
