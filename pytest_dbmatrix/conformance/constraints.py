@@ -9,13 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.conformance.findings import Finding
-from pytest_dbmatrix.conformance.live import Outcome, error_line
-from pytest_dbmatrix.conformance.rows import Rejected, Row, Rows, where
+from pytest_dbmatrix.conformance.live import Outcome, TableScenario, error_line
+from pytest_dbmatrix.conformance.rows import Rejected, Row, where
 from pytest_dbmatrix.conformance.schema import (
-    SchemaPlan,
     check_columns,
     foreign_keys,
     unique_sets,
@@ -36,22 +34,14 @@ RESTRICTING = frozenset({"", "NO ACTION", "RESTRICT"})
 DEFERRING = frozenset({"postgresql", "sqlite", "oracle"})
 
 
-class Scenarios:
+class Scenarios(TableScenario):
     """Every constraint scenario of one table on one backend, inside one transaction."""
 
-    def __init__(self, conn: Connection, plan: SchemaPlan, table: sa.Table, backend: str) -> None:
-        self.conn = conn
-        self.table = table
-        self.backend = backend
-        self.dialect = conn.dialect.name
-        self.rows = Rows(conn, plan)
-        self.outcome = Outcome()
+    tier = "constraint"
 
     def finding(self, category: str, column: str | None, detail: str,
                 before: Any = None) -> None:
-        self.outcome.findings.append(Finding(
-            category, self.table.name, column, self.backend, self.dialect, "constraint", detail,
-            show(before) if before is not None else None))
+        self.add_finding(category, column, detail, show(before) if before is not None else None)
 
     def run(self) -> Outcome:
         try:

@@ -235,8 +235,10 @@ def probed_columns(table: sa.Table) -> dict[sa.Column[Any], list[Probe]]:
     return chosen
 
 
-class RoundTrip:
-    """INSERT/SELECT/UPDATE/DELETE of edge values through one table on one backend."""
+class TableScenario:
+    """What the scenarios of one table on one backend share: connection, rows and outcome."""
+
+    tier = ""
 
     def __init__(self, conn: Connection, plan: SchemaPlan, table: sa.Table, backend: str) -> None:
         self.conn = conn
@@ -245,16 +247,28 @@ class RoundTrip:
         self.dialect = conn.dialect.name
         self.rows = Rows(conn, plan)
         self.outcome = Outcome()
+
+    def add_finding(self, category: str, column: str | None, detail: str,
+                    before: str | None = None, after: str | None = None) -> None:
+        self.outcome.findings.append(Finding(category, self.table.name, column, self.backend,
+                                             self.dialect, self.tier, detail, before, after))
+
+
+class RoundTrip(TableScenario):
+    """INSERT/SELECT/UPDATE/DELETE of edge values through one table on one backend."""
+
+    tier = "live"
+
+    def __init__(self, conn: Connection, plan: SchemaPlan, table: sa.Table, backend: str) -> None:
+        super().__init__(conn, plan, table, backend)
         self.probed = probed_columns(table)
         self.inserted: list[tuple[Row, dict[sa.Column[Any], Probe]]] = []
         self.read_back: list[Row | None] = []
 
     def finding(self, category: str, column: sa.Column[Any] | None, detail: str,
                 before: Any = None, after: Any = None, shown: bool = True) -> None:
-        self.outcome.findings.append(Finding(
-            category, self.table.name, column.name if column is not None else None,
-            self.backend, self.dialect, "live", detail,
-            show(before) if shown else None, show(after) if shown else None))
+        self.add_finding(category, column.name if column is not None else None, detail,
+                         show(before) if shown else None, show(after) if shown else None)
 
     def run(self) -> Outcome:
         try:

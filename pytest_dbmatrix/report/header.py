@@ -35,9 +35,8 @@ def backend_lines(state: MatrixState, used: list[str], verbose: int = 0) -> list
     for name in used:
         if name in state.provisioner.live:
             live = state.provisioner.live[name]
-            note = f"; {live.dialect_note}" if live.dialect_note else ""
-            database = f", database {live.database}" if live.database else ""
-            lines.append(f"  {name}: {live.info.label} via {live.provider}{database}{note}")
+            lines.append(f"  {name}: " + served_by(live.info.label, live.provider,
+                                                    live.dialect_note, live.database))
             if live.reaped:
                 lines.append(f"    removed {len(live.reaped)} database(s) left by killed runs: "
                              f"{', '.join(live.reaped)}")
@@ -49,3 +48,12 @@ def backend_lines(state: MatrixState, used: list[str], verbose: int = 0) -> list
             word = "ERROR" if state.settings.strict.value else "skipped"
             lines.append(f"  {name}: {word}: {state.provisioner.failed[name].reason}")
     return lines
+
+
+def served_by(server: str, provider: str | None, note: str | None,
+              database: str | None = None) -> str:
+    """"MariaDB 10.11.19 via url, database X; mysql dialect against a MariaDB server"."""
+    label = f"{server} via {provider}" if provider else server
+    if database:
+        label += f", database {database}"
+    return f"{label}; {note}" if note else label

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_dbmatrix.report.header import served_by
 from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix
 from pytest_dbmatrix.state import MatrixState
 
@@ -56,12 +57,9 @@ def _server_label(info: dict[str, Any]) -> str:
     """"MariaDB 10.11.19 via url; mysql dialect against a MariaDB server", or the status."""
     if not info.get("server"):
         return str(info.get("status") or "")
-    label = str(info["server"])
-    if info.get("provider") and info["provider"] != "embedded":
-        label += f" via {info['provider']}"
-    if info.get("dialect_note"):
-        label += f"; {info['dialect_note']}"
-    return label
+    provider = info.get("provider")
+    return served_by(str(info["server"]), provider if provider != "embedded" else None,
+                     info.get("dialect_note"))
 
 
 def write_incompatibility(tr: Any, item: Incompatibility, dialects: dict[str, str]) -> None:
