@@ -51,6 +51,8 @@ class MatrixSession:
 
     def __init__(self, state: MatrixState) -> None:
         self.state = state
+        self._described: set[str] = set()
+        """Backends whose final description (live or unavailable) a report already carried."""
 
     @pytest.hookimpl
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -123,7 +125,7 @@ class MatrixSession:
     def _report_data(self, item: pytest.Item, backend: str,
                      call: pytest.CallInfo[None]) -> dict[str, Any]:
         data: dict[str, Any] = {"backend": backend, "test": item.stash.get(KEY, item.nodeid)}
-        if call.when == "setup":
+        if call.when == "setup" and backend not in self._described:
             data["server"] = self._server(backend)
         excinfo = call.excinfo
         if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
@@ -131,12 +133,16 @@ class MatrixSession:
         return data
 
     def _server(self, backend: str) -> dict[str, Any]:
+        """What the report knows of the backend; once live or failed, it is sent only once per
+        process (the controller keeps it), not with every test."""
         provisioner = self.state.provisioner
         if backend in provisioner.live:
+            self._described.add(backend)
             return provisioner.live[backend].describe()
         spec = self.state.settings.specs[backend]
         info: dict[str, Any] = {"name": backend, "kind": spec.family.kind}
         if backend in provisioner.failed:
+            self._described.add(backend)
             info.update(status="unavailable", reason=provisioner.failed[backend].reason)
         return info
 
