@@ -43,6 +43,10 @@ OPTIONS = (
     Option("--dbmatrix-sqlite-foreign-keys", "dbmatrix_sqlite_foreign_keys", "string",
            "on (default) sets PRAGMA foreign_keys=ON; off keeps SQLite's default",
            choices=("on", "off"), metavar="on|off"),
+    Option("--dbmatrix-sqlite-durable", "dbmatrix_sqlite_durable", "string",
+           "on keeps SQLite's journal file and fsync on the throwaway database; off (default) "
+           "journals in memory without fsync: faster, same SQL behaviour",
+           choices=("on", "off"), metavar="on|off"),
     Option("--dbmatrix-metadata", "dbmatrix_metadata", "string",
            "module:attribute of the MetaData or declarative Base whose tables every "
            "backend gets for the session", metavar="MODULE:ATTR"),

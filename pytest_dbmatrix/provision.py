@@ -195,7 +195,8 @@ class Provisioner:
             engine = sa.create_engine(url, **options)
         except (ModuleNotFoundError, sa_exc.NoSuchModuleError, ImportError) as exc:
             raise BackendUnavailable(spec.name, self._driver_reason(spec, url, exc)) from None
-        family.prepare_engine(engine, foreign_keys=self.settings.sqlite_foreign_keys.value)
+        family.prepare_engine(engine, foreign_keys=self.settings.sqlite_foreign_keys.value,
+                              durable=self.settings.sqlite_durable.value)
         return engine
 
     def _driver_reason(self, spec: BackendSpec, url: URL, exc: BaseException) -> str:

@@ -60,6 +60,7 @@ class Settings:
     alembic_checks: Sourced[tuple[str, ...]] = Sourced(("all",), "default")
     alembic_offline: Sourced[tuple[str, ...]] = Sourced(("mssql", "oracle"), "default")
     alembic_sql_dir: Sourced[str | None] = Sourced(None, "default")
+    sqlite_durable: Sourced[bool] = Sourced(False, "default")
 
 
 def env_var_for(name: str) -> str:
@@ -204,6 +205,7 @@ def resolve(config: pytest.Config) -> Settings:
         strict=_sourced(config, "dbmatrix_strict", False, _bool),
         connect_timeout=_sourced(config, "dbmatrix_connect_timeout", 10.0, _positive),
         sqlite_foreign_keys=_sourced(config, "dbmatrix_sqlite_foreign_keys", True, _bool),
+        sqlite_durable=_sourced(config, "dbmatrix_sqlite_durable", False, _bool),
         metadata=_sourced(config, "dbmatrix_metadata", None, str),
         report=_sourced(config, "dbmatrix_report", None, str),
         summary=_sourced(config, "dbmatrix_summary", "auto", str),

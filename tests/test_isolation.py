@@ -115,7 +115,31 @@ def test_sqlite_foreign_keys_setting(project: pytest.Pytester, setting: str,
     result = project.runpytest(f"--dbmatrix-sqlite-foreign-keys={setting}")
     result.assert_outcomes(passed=1)
     fk = "on" if enforced else "off (SQLite default)"
-    result.stdout.fnmatch_lines([f"*sqlite: embedded, foreign keys {fk}"])
+    result.stdout.fnmatch_lines([f"*sqlite: embedded, foreign keys {fk}, journal *"])
+
+
+@pytest.mark.parametrize(("setting", "journal", "synchronous"),
+                         [(None, "memory", 0), ("on", "delete", 2), ("off", "memory", 0)])
+def test_sqlite_durable_setting(project: pytest.Pytester, setting: str | None, journal: str,
+                                synchronous: int) -> None:
+    """The throwaway file journals in memory unless durable; rollback isolates either way."""
+    project.makepyfile(f"""
+        import pytest
+        import sqlalchemy as sa
+        from models import Parent
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_pragmas(db_connection, n):
+            assert db_connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "{journal}"
+            assert db_connection.exec_driver_sql("PRAGMA synchronous").scalar() == {synchronous}
+            assert db_connection.scalar(sa.select(sa.func.count()).select_from(Parent)) == 0
+            db_connection.execute(sa.insert(Parent).values(name="p"))
+    """)
+    args = [f"--dbmatrix-sqlite-durable={setting}"] if setting else []
+    result = project.runpytest(*args)
+    result.assert_outcomes(passed=2)
+    text = "file, fsync (SQLite default)" if setting == "on" else "in memory, no fsync"
+    result.stdout.fnmatch_lines([f"*sqlite: embedded, foreign keys on, journal {text}"])
 
 
 def test_leaves_no_database_behind(pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:

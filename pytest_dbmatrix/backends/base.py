@@ -70,7 +70,7 @@ class Backend:
         """Extra `create_engine` options for engines of this family."""
         return {}
 
-    def prepare_engine(self, engine: Engine, *, foreign_keys: bool) -> None:
+    def prepare_engine(self, engine: Engine, *, foreign_keys: bool, durable: bool = False) -> None:
         """Install connect/begin events an engine of this family needs."""
 
     def server_info(self, conn: Connection) -> ServerInfo:

@@ -46,7 +46,7 @@ class MySQLBackend(Backend):
             return {"connect_timeout": seconds}
         return {}
 
-    def prepare_engine(self, engine: Engine, *, foreign_keys: bool) -> None:
+    def prepare_engine(self, engine: Engine, *, foreign_keys: bool, durable: bool = False) -> None:
         """pymysql: once connected, lift the handshake's read timeout so long queries can run."""
         if engine.dialect.driver != "pymysql":
             return

@@ -64,7 +64,8 @@ class Runner:
         memory = live.url.database in (None, "", ":memory:")
         options = {"poolclass": StaticPool} if memory else {}
         engine = sa.create_engine(live.url, **options)
-        live.family.prepare_engine(engine, foreign_keys=True)
+        live.family.prepare_engine(engine, foreign_keys=True,
+                                   durable=self.state.settings.sqlite_durable.value)
         self._engines.append(engine)
         return engine
 

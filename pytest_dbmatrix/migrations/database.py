@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from pytest_dbmatrix.provision import LiveBackend
+from pytest_dbmatrix.settings import Settings
 
 SUFFIX = "_mig"
 
@@ -16,11 +17,10 @@ SUFFIX = "_mig"
 class MigrationDatabase:
     """Named after the run's own database (so stale-run cleanup finds it); empty on `reset`."""
 
-    def __init__(self, live: LiveBackend, tmp_dir: Path, timeout: float,
-                 sqlite_foreign_keys: bool, suffix: str = SUFFIX) -> None:
+    def __init__(self, live: LiveBackend, tmp_dir: Path, settings: Settings,
+                 suffix: str = SUFFIX) -> None:
         self.live = live
-        self.timeout = timeout
-        self.foreign_keys = sqlite_foreign_keys
+        self.settings = settings
         family = live.family
         if family.server_backed:
             self.name = f"{live.database}{suffix}"
@@ -34,9 +34,11 @@ class MigrationDatabase:
     def _engine(self) -> Engine:
         family = self.live.family
         options: dict[str, Any] = dict(family.engine_options(self.url))
-        options["connect_args"] = family.connect_args(self.url, self.timeout)
+        options["connect_args"] = family.connect_args(self.url,
+                                                      self.settings.connect_timeout.value)
         engine = sa.create_engine(self.url, **options)
-        family.prepare_engine(engine, foreign_keys=self.foreign_keys)
+        family.prepare_engine(engine, foreign_keys=self.settings.sqlite_foreign_keys.value,
+                              durable=self.settings.sqlite_durable.value)
         return engine
 
     def reset(self) -> None:

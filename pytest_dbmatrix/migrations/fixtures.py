@@ -143,10 +143,8 @@ def dbmatrix_alembic_database(dbmatrix_backend: LiveBackend, request: pytest.Fix
                               tmp_path_factory: pytest.TempPathFactory
                               ) -> Iterator[MigrationDatabase]:
     """A database of the run per backend for `dbmatrix_alembic`, dropped at the end."""
-    settings = get_state(request.config).settings
     database = MigrationDatabase(dbmatrix_backend, tmp_path_factory.getbasetemp(),
-                                 settings.connect_timeout.value,
-                                 settings.sqlite_foreign_keys.value, suffix="_fix")
+                                 get_state(request.config).settings, suffix="_fix")
     yield database
     database.close()
 

@@ -106,9 +106,7 @@ class MigrationsPlugin:
             except BackendUnavailable as exc:
                 self.state.fail_or_skip(str(exc))
                 raise
-            settings = self.state.settings
-            database = MigrationDatabase(live, tmp, settings.connect_timeout.value,
-                                         settings.sqlite_foreign_keys.value)
+            database = MigrationDatabase(live, tmp, self.state.settings)
             self.backends[key] = BackendMigrations(live, history, database)
         return self.backends[key]
 

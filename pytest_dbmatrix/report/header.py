@@ -16,8 +16,10 @@ def settings_lines(settings: Settings) -> list[str]:
     for spec in settings.specs.values():
         if not spec.family.server_backed:
             fk = "on" if settings.sqlite_foreign_keys.value else "off (SQLite default)"
+            journal = ("file, fsync (SQLite default)" if settings.sqlite_durable.value
+                       else "in memory, no fsync")
             where = f"{mask_url(spec.url.value)} ({spec.url.source})" if spec.url else "embedded"
-            lines.append(f"  {spec.name}: {where}, foreign keys {fk}")
+            lines.append(f"  {spec.name}: {where}, foreign keys {fk}, journal {journal}")
         elif spec.url:
             lines.append(f"  {spec.name}: {mask_url(spec.url.value)} (from {spec.url.source})")
         else:
