@@ -10,12 +10,16 @@ from dataclasses import dataclass
 class Hazard:
     id: str
     dialects: tuple[str, ...]
-    pattern: re.Pattern[str]
+    pattern: str
+    """A case-insensitive regular expression, compiled on first use (re's cache keeps it)."""
     hint: str
+
+    def matches(self, message: str) -> bool:
+        return re.search(self.pattern, message, re.I) is not None
 
 
 def _h(id: str, dialects: str, pattern: str, hint: str) -> Hazard:
-    return Hazard(id, tuple(dialects.split()), re.compile(pattern, re.I), hint)
+    return Hazard(id, tuple(dialects.split()), pattern, hint)
 
 
 _ALL = "sqlite postgresql mysql mariadb mssql oracle"
@@ -172,7 +176,7 @@ def find_hazard(message: str, dialect: str | None = None) -> Hazard | None:
     for hazard in HAZARDS:
         if dialect and dialect not in hazard.dialects:
             continue
-        if hazard.pattern.search(message):
+        if hazard.matches(message):
             return hazard
     return None
 

@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+# Alembic is imported lazily by the plugin. Import it here, before any pytester run: an inline
+# run removes the modules first imported during it, and a second import of Alembic would leave
+# the migration modules that survived holding the first one's `alembic.context`.
+import pytest_dbmatrix.migrations.plugin  # noqa: F401
+
 LIVE_URLS = {
     "postgresql": os.environ.get("DBMATRIX_TEST_POSTGRESQL_URL",
                                  "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),

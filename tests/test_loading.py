@@ -51,3 +51,20 @@ def test_options_in_one_group_with_ini_twins(pytester: pytest.Pytester) -> None:
 def test_marker_registered_with_signature(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.dbmatrix(only=None, skip=None, xfail=None)*"])
+
+
+def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
+    pytester: pytest.Pytester,
+) -> None:
+    """Drivers, testcontainers and Alembic are imported when a backend or a migration test
+    needs them, not when the plugin loads."""
+    pytester.makepyfile("""
+        import sys
+
+        LAZY = ("alembic", "testcontainers", "docker", "psycopg2", "psycopg", "pymysql", "pyodbc")
+
+        def test_nothing_lazy_imported(db_session):
+            assert [m for m in LAZY if m in sys.modules] == []
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:hypothesispytest")
+    result.assert_outcomes(passed=1)

@@ -1,23 +1,28 @@
-"""Fixtures for migration tests of your own: seed rows before a revision, assert them after."""
+"""Fixtures for migration tests of your own: seed rows before a revision, assert them after.
+
+Alembic is imported when a fixture that needs it runs, not with the plugin: runs without
+migration tests do not pay for it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
-from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.migrations.data import reflect
 from pytest_dbmatrix.migrations.database import MigrationDatabase
-from pytest_dbmatrix.migrations.history import History, HistoryError, load_config
-from pytest_dbmatrix.migrations.runner import Runner
 from pytest_dbmatrix.provision import LiveBackend
 from pytest_dbmatrix.state import get_state
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from pytest_dbmatrix.migrations.runner import Runner
 
 RevisionData = dict[str, dict[str, list[dict[str, Any]]]]
 """revision -> table -> rows."""
@@ -31,6 +36,8 @@ def config_base(config: pytest.Config, source: str) -> Path:
 
 
 def alembic_config_from_settings(config: pytest.Config) -> Config:
+    from pytest_dbmatrix.migrations.history import HistoryError, load_config
+
     setting = get_state(config).settings.alembic_ini
     if setting.value is None:
         raise HistoryError("dbmatrix: no Alembic project: set dbmatrix_alembic_ini (or "
@@ -120,6 +127,8 @@ class AlembicHelper:
 @pytest.fixture(scope="session")
 def dbmatrix_alembic_config(request: pytest.FixtureRequest) -> Config:
     """The Alembic Config migrations run with: dbmatrix_alembic_ini; override to choose."""
+    from pytest_dbmatrix.migrations.history import HistoryError
+
     try:
         return alembic_config_from_settings(request.config)
     except HistoryError as exc:
@@ -155,6 +164,9 @@ def dbmatrix_alembic(dbmatrix_alembic_database: MigrationDatabase,
                      dbmatrix_before_revision_data: RevisionData,
                      dbmatrix_at_revision_data: RevisionData) -> AlembicHelper:
     """An empty database on this backend and the methods to migrate it and seed rows."""
+    from pytest_dbmatrix.migrations.history import History
+    from pytest_dbmatrix.migrations.runner import Runner
+
     dbmatrix_alembic_database.reset()
     runner = Runner(History(dbmatrix_alembic_config), dbmatrix_alembic_database)
     return AlembicHelper(runner, dbmatrix_before_revision_data, dbmatrix_at_revision_data)
