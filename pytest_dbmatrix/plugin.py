@@ -27,7 +27,7 @@ from pytest_dbmatrix.options import add_options
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.report.header import settings_lines
 from pytest_dbmatrix.run import RunIdentity
-from pytest_dbmatrix.session import MatrixSession
+from pytest_dbmatrix.session import MatrixSession, SecretScrubber
 from pytest_dbmatrix.settings import resolve
 from pytest_dbmatrix.state import STATE, MatrixState, get_state
 from pytest_dbmatrix.xdist import XdistHooks, run_identity
@@ -52,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = MatrixState(settings, run, provisioner, is_worker=hasattr(config, "workerinput"))
     config.stash[STATE] = state
     config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
+    if settings.secrets:
+        config.pluginmanager.register(SecretScrubber(settings.secrets), "dbmatrix-scrubber")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "dbmatrix-xdist")
     for setting, module in FEATURES.items():

@@ -70,15 +70,15 @@ class ResultMatrix:
     tests: dict[str, dict[str, Cell]] = field(default_factory=dict)
     backends: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def record(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "dbmatrix", None)
-        if not data:
-            return
+    def record(self, report: pytest.TestReport, data: dict[str, Any]) -> None:
+        """Fold one phase report of a test on a backend into its cell."""
         backend, test = data["backend"], data["test"]
-        if data.get("server"):
+        if "server" in data:
             self.backends.setdefault(backend, {}).update(data["server"])
         cell = self.tests.setdefault(test, {}).setdefault(backend, Cell())
         cell.duration += report.duration
+        if report.when != "call" and report.passed and "error" not in data:
+            return  # a passing set-up or teardown decides nothing
         outcome = _outcome(report)
         if outcome is None:
             return

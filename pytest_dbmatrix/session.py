@@ -53,6 +53,10 @@ class MatrixSession:
         self.state = state
         self._described: set[str] = set()
         """Backends whose final description (live or unavailable) a report already carried."""
+        self._rows: dict[str, tuple[str, str]] = {}
+        """node id -> (backend, matrix row) of the items that ran here."""
+        self._errors: dict[tuple[str, str], dict[str, Any]] = {}
+        """(node id, phase) -> normalised error, until the phase's report is logged."""
 
     @pytest.hookimpl
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -102,18 +106,20 @@ class MatrixSession:
         if decision.action == "xfail":
             item.add_marker(pytest.mark.xfail(reason=decision.reason, strict=True))
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        backend = backend_of(item)
-        if backend and call.when == "setup":
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        """Note the item's matrix row and any error; the report itself is pytest's."""
+        if call.when == "setup":
+            backend = backend_of(item)
+            if backend is None:
+                return
+            self._rows[item.nodeid] = (backend, item.stash.get(KEY, item.nodeid))
             self._add_properties(item, backend)
-        report = yield
-        if backend:
-            report.dbmatrix = self._report_data(item, backend, call)  # type: ignore[attr-defined]
-        self._scrub(report)
-        return report
+        excinfo = call.excinfo
+        if (excinfo is not None and item.nodeid in self._rows
+                and not excinfo.errisinstance(pytest.skip.Exception)):
+            error = normalise(excinfo.value, self.state.settings.secrets).as_dict()
+            self._errors[item.nodeid, call.when] = error
 
     def _add_properties(self, item: pytest.Item, backend: str) -> None:
         live = self.state.provisioner.live.get(backend)
@@ -122,14 +128,19 @@ class MatrixSession:
             item.user_properties.append(("dbmatrix_dialect", live.dialect))
             item.user_properties.append(("dbmatrix_provider", live.provider))
 
-    def _report_data(self, item: pytest.Item, backend: str,
-                     call: pytest.CallInfo[None]) -> dict[str, Any]:
-        data: dict[str, Any] = {"backend": backend, "test": item.stash.get(KEY, item.nodeid)}
-        if call.when == "setup" and backend not in self._described:
+    def _report_data(self, report: pytest.TestReport) -> dict[str, Any] | None:
+        """The matrix data of a report of this process: its row, error and, with the first
+        setup report of a backend, what is known of the backend."""
+        row = self._rows.get(report.nodeid)
+        if row is None:
+            return None
+        backend, test = row
+        data: dict[str, Any] = {"backend": backend, "test": test}
+        if report.when == "setup" and backend not in self._described:
             data["server"] = self._server(backend)
-        excinfo = call.excinfo
-        if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
-            data["error"] = normalise(excinfo.value, self.state.settings.secrets).as_dict()
+        error = self._errors.pop((report.nodeid, report.when), None)
+        if error is not None:
+            data["error"] = error
         return data
 
     def _server(self, backend: str) -> dict[str, Any]:
@@ -146,19 +157,17 @@ class MatrixSession:
             info.update(status="unavailable", reason=provisioner.failed[backend].reason)
         return info
 
-    def _scrub(self, report: pytest.TestReport) -> None:
-        secrets = self.state.settings.secrets
-        if not secrets:
-            return
-        report.sections = [(k, scrub(v, secrets)) for k, v in report.sections]
-        text = "" if report.longrepr is None else str(report.longrepr)
-        if any(s in text for s in secrets):
-            report.longrepr = scrub(text, secrets)
-
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.state.is_worker:
-            self.state.matrix.record(report)
+        """Record the report in the matrix; on an xdist worker, give it the data to carry
+        to the controller instead (before xdist sends it)."""
+        data = getattr(report, "dbmatrix", None) or self._report_data(report)
+        if data is None:
+            return
+        if self.state.is_worker:
+            report.dbmatrix = data  # type: ignore[attr-defined]
+        else:
+            self.state.matrix.record(report, data)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -172,6 +181,25 @@ class MatrixSession:
         path = self.state.settings.report.value
         if path and not self.state.is_worker:
             json_report.write(self.state, path)
+
+
+class SecretScrubber:
+    """Masks the URL passwords the user gave in every report; registered only when there are
+    some."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        report.sections = [(k, scrub(v, self.secrets)) for k, v in report.sections]
+        text = "" if report.longrepr is None else str(report.longrepr)
+        if any(s in text for s in self.secrets):
+            report.longrepr = scrub(text, self.secrets)
+        return report
 
 
 KEY = pytest.StashKey[str]()
