@@ -34,8 +34,22 @@ def build(state: MatrixState) -> dict[str, Any]:
     return data
 
 
+def dumps(data: dict[str, Any]) -> str:
+    """JSON with one top-level key per line and one entry of each list per line: readable,
+    diffable, and written by the C encoder (json's `indent` takes the pure-Python one)."""
+    lines = []
+    for key, value in data.items():
+        name = json.dumps(key)
+        if isinstance(value, list) and value:
+            entries = ",\n    ".join(json.dumps(v, default=str) for v in value)
+            lines.append(f"  {name}: [\n    {entries}\n  ]")
+        else:
+            lines.append(f"  {name}: {json.dumps(value, default=str)}")
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
 def write(state: MatrixState, path: str) -> None:
-    text = json.dumps(build(state), indent=2, sort_keys=False, default=str)
+    text = dumps(build(state))
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(scrub(text, state.settings.secrets) + "\n", encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pytest_dbmatrix.report.header import served_by
@@ -32,18 +33,34 @@ def write_matrix(tr: Any, matrix: ResultMatrix, mode: str) -> None:
         widths = [max(len(b), 5) for b in backends]
         tr.write_line("test".ljust(width) + "  " + "  ".join(
             b.ljust(w) for b, w in zip(backends, widths, strict=True)))
+        cells = _cell_texts(tr)
+        lines = []
         for test in rows:
             name = test if len(test) <= width else "..." + test[-(width - 3):]
-            tr.write(name.ljust(width))
-            for backend, w in zip(backends, widths, strict=True):
-                cell = matrix.tests[test].get(backend)
-                outcome = cell.outcome if cell else ""
-                tr.write("  ")
-                tr.write(SYMBOLS.get(outcome, "-").ljust(w), **MARKUP.get(outcome, {}))
-            tr.write_line("")
+            outcomes = matrix.tests[test]
+            lines.append(name.ljust(width) + "".join(
+                cells(outcomes[b].outcome if b in outcomes else "", w)
+                for b, w in zip(backends, widths, strict=True)))
+        tr.write_line("\n".join(lines))  # one write: the terminal measures only its last line
     if hidden:
         tr.write_line(f"({hidden} tests with the same outcome on every backend not shown; "
                       f"--dbmatrix-summary=full shows them)")
+
+
+def _cell_texts(tr: Any) -> Callable[[str, int], str]:
+    """Cell text (with colour when the terminal has it) per outcome and width, made once."""
+    markup = getattr(getattr(tr, "_tw", None), "markup", None)
+    made: dict[tuple[str, int], str] = {}
+
+    def cell(outcome: str, width: int) -> str:
+        key = (outcome, width)
+        if key not in made:
+            text = SYMBOLS.get(outcome, "-").ljust(width)
+            style = MARKUP.get(outcome)
+            made[key] = "  " + (markup(text, **style) if markup and style else text)
+        return made[key]
+
+    return cell
 
 
 def write_totals(tr: Any, matrix: ResultMatrix) -> None:
