@@ -13,14 +13,17 @@ machine's; a row whose prerequisites are missing is skipped with a note.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,6 +254,15 @@ def db_session(postgresql):
 
 ONE_TEST = "def test_one(db_connection):\n    pass\n"
 
+EMPTY_TESTS = """
+import pytest
+
+@pytest.mark.parametrize("n", range({count}))
+def test_orm(db_session, n):
+    pass
+"""
+BARE_FIXTURE = "import pytest\n@pytest.fixture\ndef db_session():\n    yield None\n"
+
 
 @dataclass
 class Row:
@@ -272,6 +284,9 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     checks: list[tuple[str, bool]] = field(default_factory=list)
     runs: int = 0
+    bare_ms: float = 0.0
+    instructions: bool = False
+    """Also count the overhead group's instructions under callgrind (deterministic)."""
 
     def project(self, name: str, conftest: str | None, tests: str) -> Path:
         path = self.root / name
@@ -286,23 +301,45 @@ class Bench:
 
     def time(self, path: Path, args: list[str], env: dict[str, str] | None = None,
              repeat: int | None = None, key: str = "tests") -> float:
-        """The best of `repeat` runs: seconds of the tests phase (or the whole session)."""
+        """The best of `repeat` runs: seconds of the tests phase, the session (sessionstart to
+        unconfigure) or the process (what the user waits for: imports included)."""
         best = float("inf")
         for _ in range(repeat or self.repeat):
             out = path / "clock.json"
             run_env = base_env() | (env or {}) | {"BENCH_CLOCK_OUT": str(out),
                                                    "PYTHONPATH": str(path)}
+            started = time.perf_counter()
             result = subprocess.run(
                 [sys.executable, "-m", "pytest", "-p", "bench_clock", "-p", "no:cacheprovider",
-                 "-p", "no:randomly", "-q", "-x", *args],
+                 "-q", "-x", *plugins(args)],
                 cwd=path, env=run_env, capture_output=True, text=True, timeout=900)
+            process = time.perf_counter() - started
             self.runs += 1
             if result.returncode != 0:
                 tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
                 raise RuntimeError(f"benchmark run failed in {path}: {' '.join(args)}\n{tail}")
-            best = min(best, json.loads(out.read_text())[key])
+            clock = json.loads(out.read_text()) | {"process": process}
+            best = min(best, clock[key])
         return best
 
+
+    def instructions_of(self, path: Path, args: list[str],
+                        env: dict[str, str] | None = None) -> int:
+        """Instructions of one whole run under callgrind: the same for the same code and
+        inputs whatever else the machine is doing."""
+        run_env = base_env() | (env or {}) | {"BENCH_CLOCK_OUT": str(path / "clock.json"),
+                                               "PYTHONPATH": str(path)}
+        python = os.path.realpath(sys.executable)  # not a shim script: valgrind follows no exec
+        result = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-m",
+             "pytest", "-p", "bench_clock", "-p", "no:cacheprovider", "-q", "-x",
+             *plugins(args)], cwd=path, env=run_env, capture_output=True, text=True, timeout=3600)
+        self.runs += 1
+        counts = [int(n) for n in re.findall(r"Collected : (\d+)", result.stderr)]
+        if result.returncode != 0 or not counts:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            raise RuntimeError(f"callgrind run failed in {path}: {' '.join(args)}\n{tail}")
+        return sum(counts)  # the process and any child it forked: valgrind follows forks
 
     def alternate(self, *measures: Callable[[], float]) -> list[float]:
         """The best of `repeat` rounds of each measure, taken in turn so that the load of a
@@ -315,9 +352,19 @@ class Bench:
 
 
 def base_env() -> dict[str, str]:
+    """No plugin is auto-loaded: whatever else is installed (hypothesis, pytest-benchmark...)
+    would add its start-up to every variant and shrink every ratio."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DBMATRIX_", "PYTEST_ADDOPTS", "PYTEST_XDIST"))}
-    return env | {"PYTHONDONTWRITEBYTECODE": "1"}
+    return env | {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def plugins(args: list[str]) -> list[str]:
+    """The plugins a variant uses, loaded explicitly: dbmatrix unless it is off, xdist for -n."""
+    loaded = [] if "no:dbmatrix" in args else ["-p", "dbmatrix"]
+    if "-n" in args:
+        loaded += ["-p", "xdist"]
+    return [*loaded, *args]
 
 
 def reachable(url: str) -> str | None:
@@ -368,22 +415,29 @@ def per_test(seconds: float, count: int) -> float:
 
 
 def isolation_rows(bench: Bench, backend: str) -> None:
-    """(a) dbmatrix, (b) the floor, (c) create_all/drop_all, (d) template clone, (e) pytest-pg."""
+    """(a) dbmatrix, (b) the floor, (c) create_all/drop_all, (d) template clone, (e) pytest-pg;
+    (a0) dbmatrix with an empty test body: what the isolation itself costs."""
     n = bench.count
     tests = ORM_TESTS.format(count=n)
     sqlite = SQLITE_SAVEPOINTS
     plugin = bench.project(f"a_{backend}", None, tests)
+    empty = bench.project(f"a0_{backend}", None, EMPTY_TESTS.format(count=n))
     floor = bench.project(f"b_{backend}", FLOOR.format(sqlite=sqlite), tests)
     m = min(n, SLOW_TESTS)
     rebuild = bench.project(f"c_{backend}", REBUILD.format(sqlite=sqlite),
                             ORM_TESTS.format(count=m))
+    dbmatrix = [f"--dbmatrix={backend}", "--dbmatrix-strict"]
     with target_url(bench, backend) as url:
         off = ["-p", "no:dbmatrix"]
-        b, a = bench.alternate(
+        measures = [
             lambda: bench.time(floor, off, {"BENCH_URL": url}, repeat=1),
-            lambda: bench.time(plugin, [f"--dbmatrix={backend}", "--dbmatrix-strict"],
-                               dbmatrix_env(backend), repeat=1))
-        c = bench.time(rebuild, off, {"BENCH_URL": url}, repeat=1)
+            lambda: bench.time(plugin, dbmatrix, dbmatrix_env(backend), repeat=1),
+            lambda: bench.time(rebuild, off, {"BENCH_URL": url}, repeat=1),
+            lambda: bench.time(empty, dbmatrix, dbmatrix_env(backend), repeat=1)]
+        if backend == "sqlite":
+            measures.append(lambda: bench.time(plugin, [*dbmatrix, "--dbmatrix-sqlite-durable=on"],
+                                               repeat=1))
+        b, a, c, a0, *durable = bench.alternate(*measures)
     group = f"isolation, {n} ORM tests, {bench.tables} tables"
     bench.rows.append(Row(group, "(b) hand-written savepoint fixture (floor)", backend, b,
                           per_test(b, n), "1.00x"))
@@ -392,10 +446,20 @@ def isolation_rows(bench: Bench, backend: str) -> None:
     at, bt, ct = per_test(a, n), per_test(b, n), per_test(c, m)
     bench.rows.append(Row(group, f"(c) create_all/drop_all per test ({m} tests)", backend, c, ct,
                           f"{ct / bt:.2f}x", f"dbmatrix is {ct / at:.1f}x faster"))
+    isolation = per_test(a0, n) - bench.bare_ms
+    bench.rows.append(Row(group, "(a0) dbmatrix db_session, empty test body", backend, a0,
+                          per_test(a0, n), f"{a0 / b:.2f}x",
+                          f"isolation {isolation:.2f} ms/test over bare pytest; the test's own "
+                          f"work {at - per_test(a0, n):.2f}"))
+    for seconds in durable:
+        bench.rows.append(Row(group, "(a) with --dbmatrix-sqlite-durable=on", backend, seconds,
+                              per_test(seconds, n), f"{seconds / b:.2f}x",
+                              "the floor's pragmas: journal file, fsync"))
     bench.checks.append((f"{backend}: dbmatrix within {ISOLATION_TARGET}x of the floor "
                          f"({a / b:.2f}x)", a / b <= ISOLATION_TARGET))
     bench.checks.append((f"{backend}: dbmatrix at least {REBUILD_TARGET:.0f}x faster than "
-                         f"create_all/drop_all ({ct / at:.1f}x)", ct / at >= REBUILD_TARGET))
+                         f"create_all/drop_all ({ct / at:.1f}x; the floor {ct / bt:.1f}x)",
+                         ct / at >= REBUILD_TARGET))
     if backend != "postgresql":
         return
     clone = bench.project("d_postgresql", TEMPLATE_CLONE, ORM_TESTS.format(count=m))
@@ -408,21 +472,23 @@ def isolation_rows(bench: Bench, backend: str) -> None:
                               note="skipped: pytest-postgresql is not installed"))
         return
     pgp = bench.project("e_postgresql", PYTEST_POSTGRESQL, ORM_TESTS.format(count=m))
-    e = bench.time(pgp, ["-p", "no:dbmatrix"], {"BENCH_URL": SERVERS["postgresql"]}, repeat=1)
+    e = bench.time(pgp, ["-p", "no:dbmatrix", "-p", "pytest_postgresql.plugin"],
+                   {"BENCH_URL": SERVERS["postgresql"]}, repeat=1)
     et = per_test(e, m)
     bench.rows.append(Row(group, f"(e) pytest-postgresql, noproc ({m} tests)", backend, e, et,
                           f"{et / bt:.2f}x", f"dbmatrix is {et / at:.1f}x faster"))
 
 
 def startup_rows(bench: Bench) -> None:
-    """Session start-up and teardown per provider: one test, whole session, minus no plugin."""
+    """Session start-up and teardown per provider: one test, whole process, minus no plugin."""
     path = bench.project("startup", None, ONE_TEST)
-    bare = bench.project("startup_bare", "import pytest\n@pytest.fixture\ndef db_connection():"
-                         "\n    yield None\n", ONE_TEST)
-    base = bench.time(bare, ["-p", "no:dbmatrix"], key="session")
+    bare = bench.project("startup_bare", "import models  # SQLAlchemy and the models, as in "
+                         "any such suite\n" + BARE_FIXTURE.replace("db_session", "db_connection"),
+                         ONE_TEST)
+    base = bench.time(bare, ["-p", "no:dbmatrix"], key="process")
     group = "session start-up + teardown (one test)"
     bench.rows.append(Row(group, "pytest without the plugin", "-", base, ratio="baseline"))
-    sqlite = bench.time(path, ["--dbmatrix=sqlite"], key="session")
+    sqlite = bench.time(path, ["--dbmatrix=sqlite"], key="process")
     bench.rows.append(Row(group, "embedded (file)", "sqlite", sqlite,
                           ratio=f"+{(sqlite - base) * 1000:.0f} ms"))
     for backend in SERVERS:
@@ -431,7 +497,7 @@ def startup_rows(bench: Bench) -> None:
             bench.rows.append(Row(group, "url", backend, None, note=f"skipped: {why}"))
             continue
         s = bench.time(path, [f"--dbmatrix={backend}", "--dbmatrix-strict"],
-                       dbmatrix_env(backend), key="session")
+                       dbmatrix_env(backend), key="process")
         bench.rows.append(Row(group, "url (create + drop the run's database)", backend, s,
                               ratio=f"+{(s - base) * 1000:.0f} ms"))
     for provider in ("local", "docker"):
@@ -439,7 +505,7 @@ def startup_rows(bench: Bench) -> None:
             args = [f"--dbmatrix={backend}", f"--dbmatrix-provider={backend}={provider}",
                     "--dbmatrix-strict"]
             try:
-                s = bench.time(path, args, repeat=1, key="session")
+                s = bench.time(path, args, repeat=1, key="process")
             except RuntimeError as exc:
                 reason = next((line.split("unavailable: ", 1)[1] for line in str(exc).splitlines()
                                if "unavailable: " in line), "the run failed")
@@ -457,15 +523,16 @@ def overhead_rows(bench: Bench) -> None:
     floor = bench.project("overhead_floor", FLOOR.format(sqlite=SQLITE_SAVEPOINTS), tests)
     plugin = bench.project("overhead_plugin", None, tests)
     url = f"sqlite:///{bench.root / 'overhead.db'}"
+    same_sql = ["--dbmatrix=sqlite", "--dbmatrix-sqlite-durable=on"]  # the floor's pragmas
     b, quiet, full = bench.alternate(
         lambda: bench.time(floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}, repeat=1,
-                           key="session"),
-        lambda: bench.time(plugin, ["--dbmatrix=sqlite", "--dbmatrix-summary=none"], repeat=1,
-                           key="session"),
-        lambda: bench.time(plugin, ["--dbmatrix=sqlite", "--dbmatrix-summary=full",
+                           key="process"),
+        lambda: bench.time(plugin, [*same_sql, "--dbmatrix-summary=none"], repeat=1,
+                           key="process"),
+        lambda: bench.time(plugin, [*same_sql, "--dbmatrix-summary=full",
                                     f"--dbmatrix-report={bench.root / 'r.json'}"], repeat=1,
-                           key="session"))
-    group = f"plugin overhead, {n} ORM tests on SQLite (whole session)"
+                           key="process"))
+    group = f"plugin overhead, {n} ORM tests on SQLite (whole process)"
     bench.rows.append(Row(group, "hand-written fixture, plugin off", "sqlite", b,
                           per_test(b, n), "1.00x"))
     bench.rows.append(Row(group, "dbmatrix, no matrix printed", "sqlite", quiet,
@@ -475,6 +542,23 @@ def overhead_rows(bench: Bench) -> None:
                           f"matrix + report add {(full - quiet) / full:.1%}"))
     bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
                          f"suite time ({full / b - 1:+.1%})", full / b <= PLUGIN_OVERHEAD_TARGET))
+    if not bench.instructions:
+        return
+    runs = [(floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}),
+            (plugin, [*same_sql, "--dbmatrix-summary=none"], None),
+            (plugin, [*same_sql, "--dbmatrix-summary=full",
+                      f"--dbmatrix-report={bench.root / 'r.json'}"], None)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        ib, iquiet, ifull = pool.map(lambda r: bench.instructions_of(*r), runs)
+    group = f"plugin overhead, {n} ORM tests on SQLite (instructions, callgrind)"
+    for what, count in (("hand-written fixture, plugin off", ib),
+                        ("dbmatrix, no matrix printed", iquiet),
+                        ("dbmatrix, full matrix + JSON report", ifull)):
+        bench.rows.append(Row(group, what, "sqlite", None, None, f"{count / ib:.3f}x",
+                              f"{count / 1e6:,.0f} M instructions"))
+    bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
+                         f"suite's instructions ({ifull / ib - 1:+.1%})",
+                         ifull / ib <= PLUGIN_OVERHEAD_TARGET))
 
 
 def xdist_rows(bench: Bench) -> None:
@@ -487,9 +571,9 @@ def xdist_rows(bench: Bench) -> None:
             continue
         path = bench.project(f"xdist_{backend}", None, ORM_TESTS.format(count=n))
         args = [f"--dbmatrix={backend}", "--dbmatrix-strict"]
-        one = bench.time(path, args, dbmatrix_env(backend), key="session")
-        two = bench.time(path, [*args, "-n", "2"], dbmatrix_env(backend), key="session")
-        group = f"xdist, {n} ORM tests (whole session, 2 cores shared with the server)"
+        one = bench.time(path, args, dbmatrix_env(backend), key="process")
+        two = bench.time(path, [*args, "-n", "2"], dbmatrix_env(backend), key="process")
+        group = f"xdist, {n} ORM tests (whole process, 2 cores shared with the server)"
         bench.rows.append(Row(group, "-n 0", backend, one, per_test(one, n), "1.00x"))
         bench.rows.append(Row(group, "-n 2", backend, two, per_test(two, n), f"{one / two:.2f}x",
                               "speed-up"))
@@ -519,14 +603,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=int, default=20,
                         help="tables in the generated models (default 20; 3 is the minimum)")
     parser.add_argument("--repeat", type=int, help="repetitions of the short runs (best kept)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the overhead group's instructions under valgrind's "
+                             "callgrind: deterministic where wall time is noisy (minutes)")
     parser.add_argument("--only", choices=("isolation", "startup", "overhead", "xdist"),
                         action="append", help="run only these groups (repeatable)")
     args = parser.parse_args(argv)
     count = args.tests or (100 if args.quick else 300)
     repeat = args.repeat or (1 if args.quick else 3)
     started = time.perf_counter()
+    compile_plugin()
     with tempfile.TemporaryDirectory(prefix="dbmatrix-bench-") as tmp:
-        bench = Bench(Path(tmp), count, repeat, max(3, args.tables))
+        bench = Bench(Path(tmp), count, repeat, max(3, args.tables),
+                      instructions=args.instructions)
         groups: dict[str, Callable[[Bench], None]] = {
             "isolation": all_isolation_rows,
             "startup": startup_rows, "overhead": overhead_rows, "xdist": xdist_rows,
@@ -542,7 +631,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(ok for _, ok in bench.checks) else 1
 
 
+def compile_plugin() -> None:
+    """Byte-compile the plugin as `pip install` does: an editable install under
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile it from source in every pytest run,
+    a cost the installed SQLAlchemy, pytest and the floor's conftest never pay."""
+    spec = importlib.util.find_spec("pytest_dbmatrix")
+    if spec and spec.origin:
+        compileall.compile_dir(Path(spec.origin).parent, quiet=1)
+
+
 def all_isolation_rows(bench: Bench) -> None:
+    """Every live backend's rows, after the cost of a bare pytest test (the zero line)."""
+    bare = bench.project("bare", BARE_FIXTURE, EMPTY_TESTS.format(count=bench.count))
+    seconds = bench.time(bare, ["-p", "no:dbmatrix"])
+    bench.bare_ms = per_test(seconds, bench.count)
+    bench.rows.append(Row(f"isolation, {bench.count} ORM tests, {bench.tables} tables",
+                          "pytest alone, empty test, no database", "-", seconds,
+                          bench.bare_ms, note="the zero line"))
     for name in live_backends(bench):
         isolation_rows(bench, name)
 
