@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -543,6 +544,11 @@ def overhead_rows(bench: Bench) -> None:
     bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
                          f"suite time ({full / b - 1:+.1%})", full / b <= PLUGIN_OVERHEAD_TARGET))
     if not bench.instructions:
+        return
+    if shutil.which("valgrind") is None:
+        bench.rows.append(Row(f"plugin overhead, {n} ORM tests on SQLite (instructions)",
+                              "all variants", "sqlite", None,
+                              note="skipped: valgrind is not installed"))
         return
     runs = [(floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}),
             (plugin, [*same_sql, "--dbmatrix-summary=none"], None),
