@@ -54,7 +54,7 @@ class MatrixSession:
         self._described: set[str] = set()
         """Backends whose final description (live or unavailable) a report already carried."""
         self._rows: dict[str, tuple[str, str]] = {}
-        """node id -> (backend, matrix row) of the items that ran here."""
+        """node id -> (backend, matrix row) of the items running here, until their teardown."""
         self._errors: dict[tuple[str, str], dict[str, Any]] = {}
         """(node id, phase) -> normalised error, until the phase's report is logged."""
 
@@ -134,6 +134,8 @@ class MatrixSession:
         row = self._rows.get(report.nodeid)
         if row is None:
             return None
+        if report.when == "teardown":
+            del self._rows[report.nodeid]  # the item's last report
         backend, test = row
         data: dict[str, Any] = {"backend": backend, "test": test}
         if report.when == "setup" and backend not in self._described:

@@ -175,3 +175,32 @@ def test_prefetched_results_are_replayed_once_in_order_and_fall_back_in_the_item
     assert prefetch.replay("a1", ["a"], check("in item", []))() == []
     assert ran[-2:] == ["in item", "in item"]
     prefetch.close()
+
+
+@pytest.mark.parametrize(("durable", "journal"), [(False, "memory"), (True, "delete")])
+def test_worker_opens_the_sqlite_file_as_the_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, journal: str
+) -> None:
+    """The child that runs scenarios follows --dbmatrix-sqlite-durable like the run's engine."""
+    import sqlalchemy as sa
+
+    from pytest_dbmatrix.backends.sqlite import SQLiteBackend
+    from pytest_dbmatrix.conformance import worker
+
+    (tmp_path / "worker_models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n")
+    seen: list[str] = []
+    prepare = SQLiteBackend.prepare_engine
+
+    def spy(self: SQLiteBackend, engine: sa.Engine, **kwargs: bool) -> None:
+        prepare(self, engine, **kwargs)
+        with engine.connect() as conn:
+            seen.append(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+
+    monkeypatch.setattr(SQLiteBackend, "prepare_engine", spy)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    job = worker.Job("worker_models:metadata", "test", str(tmp_path),
+                     f"sqlite:///{tmp_path / 'run.db'}", "sqlite", "sqlite", 5.0, (), durable)
+    assert worker.run(job) == {}
+    assert seen == [journal]

@@ -97,7 +97,8 @@ class Runner:
         setting = self.state.settings.metadata
         job = Job(str(setting.value), setting.source, self.invocation_dir,
                   live.url.render_as_string(hide_password=False), live.family.kind, backend,
-                  self.state.settings.connect_timeout.value, todo)
+                  self.state.settings.connect_timeout.value, todo,
+                  self.state.settings.sqlite_durable.value)
         try:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 done = pool.submit(run, job).result()

@@ -34,6 +34,8 @@ class Job:
     backend: str
     connect_timeout: float
     tasks: tuple[Task, ...]
+    durable: bool = False
+    """--dbmatrix-sqlite-durable: the child opens the run's SQLite file as the run does."""
 
 
 def run(job: Job) -> dict[Task, Outcome]:
@@ -48,7 +50,7 @@ def run(job: Job) -> dict[Task, Outcome]:
     url = sa.make_url(job.url)
     engine = sa.create_engine(url, **family.engine_options(url),
                               connect_args=family.connect_args(url, job.connect_timeout))
-    family.prepare_engine(engine, foreign_keys=True)
+    family.prepare_engine(engine, foreign_keys=True, durable=job.durable)
     outcomes: dict[Task, Outcome] = {}
     try:
         for tier, table in job.tasks:
