@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -300,46 +301,45 @@ class Bench:
             (path / "conftest.py").write_text(conftest)
         return path
 
+    def _pytest(self, path: Path, args: list[str], env: dict[str, str] | None,
+                prefix: tuple[str, ...] = (sys.executable,),
+                timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        """One pytest run of a generated project; a failed run stops the benchmark."""
+        run_env = base_env() | (env or {}) | {"BENCH_CLOCK_OUT": str(path / "clock.json"),
+                                               "PYTHONPATH": str(path)}
+        result = subprocess.run(
+            [*prefix, "-m", "pytest", "-p", "bench_clock", "-p", "no:cacheprovider", "-q", "-x",
+             *plugins(args)], cwd=path, env=run_env, capture_output=True, text=True,
+            timeout=timeout)
+        self.runs += 1
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            raise RuntimeError(f"benchmark run failed in {path}: {' '.join(args)}\n{tail}")
+        return result
+
     def time(self, path: Path, args: list[str], env: dict[str, str] | None = None,
              repeat: int | None = None, key: str = "tests") -> float:
         """The best of `repeat` runs: seconds of the tests phase, the session (sessionstart to
         unconfigure) or the process (what the user waits for: imports included)."""
         best = float("inf")
         for _ in range(repeat or self.repeat):
-            out = path / "clock.json"
-            run_env = base_env() | (env or {}) | {"BENCH_CLOCK_OUT": str(out),
-                                                   "PYTHONPATH": str(path)}
             started = time.perf_counter()
-            result = subprocess.run(
-                [sys.executable, "-m", "pytest", "-p", "bench_clock", "-p", "no:cacheprovider",
-                 "-q", "-x", *plugins(args)],
-                cwd=path, env=run_env, capture_output=True, text=True, timeout=900)
+            self._pytest(path, args, env)
             process = time.perf_counter() - started
-            self.runs += 1
-            if result.returncode != 0:
-                tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-                raise RuntimeError(f"benchmark run failed in {path}: {' '.join(args)}\n{tail}")
-            clock = json.loads(out.read_text()) | {"process": process}
+            clock = json.loads((path / "clock.json").read_text()) | {"process": process}
             best = min(best, clock[key])
         return best
-
 
     def instructions_of(self, path: Path, args: list[str],
                         env: dict[str, str] | None = None) -> int:
         """Instructions of one whole run under callgrind: the same for the same code and
         inputs whatever else the machine is doing."""
-        run_env = base_env() | (env or {}) | {"BENCH_CLOCK_OUT": str(path / "clock.json"),
-                                               "PYTHONPATH": str(path)}
         python = os.path.realpath(sys.executable)  # not a shim script: valgrind follows no exec
-        result = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-m",
-             "pytest", "-p", "bench_clock", "-p", "no:cacheprovider", "-q", "-x",
-             *plugins(args)], cwd=path, env=run_env, capture_output=True, text=True, timeout=3600)
-        self.runs += 1
+        result = self._pytest(path, args, env, ("valgrind", "--tool=callgrind",
+                                                "--callgrind-out-file=/dev/null", python), 3600)
         counts = [int(n) for n in re.findall(r"Collected : (\d+)", result.stderr)]
-        if result.returncode != 0 or not counts:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-            raise RuntimeError(f"callgrind run failed in {path}: {' '.join(args)}\n{tail}")
+        if not counts:
+            raise RuntimeError(f"callgrind printed no count in {path}: {result.stderr[-500:]}")
         return sum(counts)  # the process and any child it forked: valgrind follows forks
 
     def alternate(self, *measures: Callable[[], float]) -> list[float]:
@@ -525,22 +525,21 @@ def overhead_rows(bench: Bench) -> None:
     plugin = bench.project("overhead_plugin", None, tests)
     url = f"sqlite:///{bench.root / 'overhead.db'}"
     same_sql = ["--dbmatrix=sqlite", "--dbmatrix-sqlite-durable=on"]  # the floor's pragmas
-    b, quiet, full = bench.alternate(
-        lambda: bench.time(floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}, repeat=1,
-                           key="process"),
-        lambda: bench.time(plugin, [*same_sql, "--dbmatrix-summary=none"], repeat=1,
-                           key="process"),
-        lambda: bench.time(plugin, [*same_sql, "--dbmatrix-summary=full",
-                                    f"--dbmatrix-report={bench.root / 'r.json'}"], repeat=1,
-                           key="process"))
+    variants: dict[str, tuple[Path, list[str], dict[str, str] | None]] = {
+        "hand-written fixture, plugin off": (floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}),
+        "dbmatrix, no matrix printed": (plugin, [*same_sql, "--dbmatrix-summary=none"], None),
+        "dbmatrix, full matrix + JSON report": (plugin, [
+            *same_sql, "--dbmatrix-summary=full", f"--dbmatrix-report={bench.root / 'r.json'}"],
+            None)}
+    seconds = dict(zip(variants, bench.alternate(*(
+        partial(bench.time, path, args, env, 1, "process")
+        for path, args, env in variants.values())), strict=True))
+    b, quiet, full = seconds.values()
     group = f"plugin overhead, {n} ORM tests on SQLite (whole process)"
-    bench.rows.append(Row(group, "hand-written fixture, plugin off", "sqlite", b,
-                          per_test(b, n), "1.00x"))
-    bench.rows.append(Row(group, "dbmatrix, no matrix printed", "sqlite", quiet,
-                          per_test(quiet, n), f"{quiet / b:.3f}x"))
-    bench.rows.append(Row(group, "dbmatrix, full matrix + JSON report", "sqlite", full,
-                          per_test(full, n), f"{full / b:.3f}x",
-                          f"matrix + report add {(full - quiet) / full:.1%}"))
+    for i, (what, value) in enumerate(seconds.items()):
+        bench.rows.append(Row(group, what, "sqlite", value, per_test(value, n),
+                              f"{value / b:.3f}x" if i else "1.00x"))
+    bench.rows[-1].note = f"matrix + report add {(full - quiet) / full:.1%}"
     bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
                          f"suite time ({full / b - 1:+.1%})", full / b <= PLUGIN_OVERHEAD_TARGET))
     if not bench.instructions:
@@ -550,22 +549,17 @@ def overhead_rows(bench: Bench) -> None:
                               "all variants", "sqlite", None,
                               note="skipped: valgrind is not installed"))
         return
-    runs = [(floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}),
-            (plugin, [*same_sql, "--dbmatrix-summary=none"], None),
-            (plugin, [*same_sql, "--dbmatrix-summary=full",
-                      f"--dbmatrix-report={bench.root / 'r.json'}"], None)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        ib, iquiet, ifull = pool.map(lambda r: bench.instructions_of(*r), runs)
+        counts = dict(zip(variants, pool.map(lambda v: bench.instructions_of(*v),
+                                             variants.values()), strict=True))
+    ib, _, ifull = counts.values()
     group = f"plugin overhead, {n} ORM tests on SQLite (instructions, callgrind)"
-    for what, count in (("hand-written fixture, plugin off", ib),
-                        ("dbmatrix, no matrix printed", iquiet),
-                        ("dbmatrix, full matrix + JSON report", ifull)):
+    for what, count in counts.items():
         bench.rows.append(Row(group, what, "sqlite", None, None, f"{count / ib:.3f}x",
                               f"{count / 1e6:,.0f} M instructions"))
     bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
                          f"suite's instructions ({ifull / ib - 1:+.1%})",
                          ifull / ib <= PLUGIN_OVERHEAD_TARGET))
-
 
 def xdist_rows(bench: Bench) -> None:
     if importlib.util.find_spec("xdist") is None:
