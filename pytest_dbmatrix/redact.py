@@ -7,7 +7,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.engine import URL
 
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<tail>@)")
+_USERINFO = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<tail>@)")
+"""The password of `scheme://user:password@host`; starting at `://` lets the regex engine
+skip ahead to that literal (a leading scheme pattern was retried at every word character)."""
 MASK = "***"
 
 
