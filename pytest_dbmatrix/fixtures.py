@@ -15,22 +15,7 @@ from sqlalchemy.orm import Session
 
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
-from pytest_dbmatrix.state import get_state
-
-
-@pytest.fixture(scope="session")
-def dbmatrix_backend(request: pytest.FixtureRequest) -> LiveBackend:
-    """The live backend of this test: name, dialect, server version, masked URL, capabilities."""
-    state = get_state(request.config)
-    name = getattr(request, "param", None)
-    if name is None:
-        pytest.fail("dbmatrix_backend is parametrized by pytest-dbmatrix; it cannot be "
-                    "requested outside a test", pytrace=False)
-    try:
-        return state.provisioner.get(name)
-    except BackendUnavailable as exc:
-        state.fail_or_skip(str(exc))
-        raise
+from pytest_dbmatrix.state import MatrixState
 
 
 def load_metadata(target: str, source: str) -> sa.MetaData:
@@ -50,43 +35,6 @@ def load_metadata(target: str, source: str) -> sa.MetaData:
             f"dbmatrix: {target!r} from {source} is neither a MetaData nor a declarative Base"
         )
     return metadata
-
-
-@pytest.fixture(scope="session")
-def dbmatrix_metadata(request: pytest.FixtureRequest) -> sa.MetaData | None:
-    """The models every backend gets for the session; override this fixture to choose."""
-    setting = get_state(request.config).settings.metadata
-    if setting.value is None:
-        return None
-    try:
-        return load_metadata(setting.value, setting.source)
-    except pytest.UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def dbmatrix_schema(
-    dbmatrix_backend: LiveBackend, dbmatrix_metadata: sa.MetaData | None
-) -> Iterator[sa.MetaData | None]:
-    """Create the models' tables once per backend and session, drop them at the end."""
-    if dbmatrix_metadata is None:
-        yield None
-        return
-    dbmatrix_metadata.create_all(dbmatrix_backend.engine)
-    yield dbmatrix_metadata
-    dbmatrix_metadata.drop_all(dbmatrix_backend.engine)
-
-
-@pytest.fixture(scope="session")
-def db_url(dbmatrix_backend: LiveBackend) -> URL:
-    """The URL of this backend's database for the run (str() of it hides the password)."""
-    return dbmatrix_backend.url
-
-
-@pytest.fixture(scope="session")
-def db_engine(dbmatrix_backend: LiveBackend, dbmatrix_schema: sa.MetaData | None) -> Engine:
-    """One engine per backend per session, with the schema in place."""
-    return dbmatrix_backend.engine
 
 
 class DDLLeakWarning(pytest.PytestWarning):
@@ -117,23 +65,6 @@ class DDLWatch:
         return set() if self.before is None else self.tables() - self.before
 
 
-@pytest.fixture
-def db_connection(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
-    """A connection inside a transaction that is rolled back after the test."""
-    with db_engine.connect() as connection:
-        watch = (None if dbmatrix_backend.capabilities.transactional_ddl
-                 else DDLWatch(connection, dbmatrix_backend))
-        transaction = connection.begin()
-        try:
-            yield connection
-        finally:
-            if transaction.is_active:
-                transaction.rollback()
-        leaked = watch.leaked() if watch else set()
-    if leaked:
-        _drop_leaked_tables(dbmatrix_backend, leaked)
-
-
 def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:
     """Drop tables a test created on a non-transactional-DDL backend, and say so."""
     with backend.engine.begin() as conn:
@@ -148,8 +79,82 @@ def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:
         f"through dbmatrix_metadata, not inside tests"), stacklevel=1)
 
 
-@pytest.fixture
-def db_session(db_connection: Connection) -> Iterator[Session]:
-    """An ORM Session whose commits become SAVEPOINTs: the test may commit, nothing stays."""
-    with Session(bind=db_connection, join_transaction_mode="create_savepoint") as session:
-        yield session
+class MatrixFixtures:
+    """The public fixtures, bound to the run's state.
+
+    None of them asks for `request`: pytest resolves `request` anew for every fixture that
+    names it in every test, which made these fixtures the plugin's largest per-test cost. The
+    backend of `dbmatrix_backend` is the one of the item being set up, noted by the session's
+    `pytest_runtest_setup` hook (tryfirst) before pytest sets up any fixture; pytest still
+    caches the fixture per backend parameter and tears it down when the parameter changes."""
+
+    def __init__(self, state: MatrixState) -> None:
+        self.state = state
+
+    @pytest.fixture(scope="session")
+    def dbmatrix_backend(self) -> LiveBackend:
+        """The live backend of this test: name, dialect, server version, masked URL,
+        capabilities."""
+        name = self.state.running_backend
+        if name is None:
+            pytest.fail("dbmatrix_backend is parametrized by pytest-dbmatrix: request it as a "
+                        "test argument (or through a fixture), not with getfixturevalue() from "
+                        "a test that does not use it", pytrace=False)
+        try:
+            return self.state.provisioner.get(name)
+        except BackendUnavailable as exc:
+            self.state.fail_or_skip(str(exc))
+            raise
+
+    @pytest.fixture(scope="session")
+    def dbmatrix_metadata(self) -> sa.MetaData | None:
+        """The models every backend gets for the session; override this fixture to choose."""
+        setting = self.state.settings.metadata
+        if setting.value is None:
+            return None
+        try:
+            return load_metadata(setting.value, setting.source)
+        except pytest.UsageError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    @pytest.fixture(scope="session")
+    def db_engine(self, dbmatrix_backend: LiveBackend,
+                  dbmatrix_metadata: sa.MetaData | None) -> Iterator[Engine]:
+        """One engine per backend per session, with the models' tables created once per
+        backend and session (dropped at its end)."""
+        engine = dbmatrix_backend.engine
+        if dbmatrix_metadata is None:
+            yield engine
+            return
+        dbmatrix_metadata.create_all(engine)
+        yield engine
+        dbmatrix_metadata.drop_all(engine)
+
+    @pytest.fixture(scope="session")
+    def db_url(self, dbmatrix_backend: LiveBackend) -> URL:
+        """The URL of this backend's database for the run (str() of it hides the password)."""
+        return dbmatrix_backend.url
+
+    @pytest.fixture
+    def db_connection(self, db_engine: Engine,
+                      dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
+        """A connection inside a transaction that is rolled back after the test."""
+        with db_engine.connect() as connection:
+            watch = (None if dbmatrix_backend.capabilities.transactional_ddl
+                     else DDLWatch(connection, dbmatrix_backend))
+            transaction = connection.begin()
+            try:
+                yield connection
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
+            leaked = watch.leaked() if watch else set()
+        if leaked:
+            _drop_leaked_tables(dbmatrix_backend, leaked)
+
+    @pytest.fixture
+    def db_session(self, db_connection: Connection) -> Iterator[Session]:
+        """An ORM Session whose commits become SAVEPOINTs: the test may commit, nothing
+        stays."""
+        with Session(bind=db_connection, join_transaction_mode="create_savepoint") as session:
+            yield session

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.exclusions import Identity
-from pytest_dbmatrix.markers import MarkerError, decide, rules_for
+from pytest_dbmatrix.markers import MARKER, MarkerError, decide, rules_for
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.redact import scrub
 from pytest_dbmatrix.report import header, json_report, terminal
@@ -89,8 +89,9 @@ class MatrixSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        backend = backend_of(item)
-        if backend is None:
+        """Note the item's backend for the fixtures; apply its dbmatrix markers."""
+        backend = self.state.running_backend = backend_of(item)
+        if backend is None or MARKER not in item.keywords:  # keywords hold every marker name
             return
         spec = self.state.settings.specs[backend]
         rules = rules_for(item)

@@ -25,6 +25,8 @@ class MatrixState:
     is_worker: bool = False
     report_sections: dict[str, Callable[[], Any]] = field(default_factory=dict)
     cleanup_problems: list[str] = field(default_factory=list)
+    running_backend: str | None = None
+    """The backend of the item being set up (None: the item runs on none)."""
 
     def fail_or_skip(self, message: str) -> None:
         """An unavailable backend: a skip, or an error under --dbmatrix-strict.

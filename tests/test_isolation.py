@@ -185,3 +185,58 @@ def test_ddl_leak_on_mysql_family_is_cleaned_and_reported(pytester: pytest.Pytes
         "*DDLLeakWarning: dbmatrix: on mariadb (mariadb) DDL commits implicitly: tables "
         "made_in_test created by this test outlived its rollback*",
     ])
+
+
+def test_conftest_overrides_dbmatrix_metadata(pytester: pytest.Pytester,
+                                             live_urls: dict[str, str]) -> None:
+    pytester.makeconftest("""
+        import pytest
+        import sqlalchemy as sa
+
+        NOTES = sa.Table("notes", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                         sa.Column("text", sa.String(20)))
+
+        @pytest.fixture(scope="session")
+        def dbmatrix_metadata():
+            return NOTES.metadata
+    """)
+    pytester.makepyfile("""
+        import sqlalchemy as sa
+        from conftest import NOTES
+
+        def test_the_overriding_models_are_created(db_connection, dbmatrix_backend):
+            db_connection.execute(sa.insert(NOTES).values(text=dbmatrix_backend.name))
+            assert db_connection.scalar(sa.select(NOTES.c.text)) == dbmatrix_backend.name
+    """)
+    pytester.syspathinsert()
+    result = pytester.runpytest("--dbmatrix=sqlite,postgresql", "--dbmatrix-strict")
+    result.assert_outcomes(passed=2)
+
+
+def test_backend_fixture_is_bound_to_the_item_being_set_up(pytester: pytest.Pytester,
+                                                           live_urls: dict[str, str]) -> None:
+    """Items of two backends interleaved by their own parameters: each sees its backend, and a
+    session fixture built on db_engine is rebuilt per backend."""
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def dialect_of_engine(db_engine):
+            return db_engine.dialect.name
+    """)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_backend(dbmatrix_backend, dialect_of_engine, db_url, n):
+            assert dbmatrix_backend.dialect == dialect_of_engine
+            assert db_url.get_backend_name() == dialect_of_engine
+
+        def test_not_in_the_matrix(request):
+            request.getfixturevalue("dbmatrix_backend")
+    """)
+    result = pytester.runpytest("--dbmatrix=sqlite,postgresql", "--dbmatrix-strict", "-v",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=6, errors=0, failed=1)
+    result.stdout.fnmatch_lines(["*test_backend[[]postgresql-2[]] PASSED*",
+                                 "*request it as a test argument*"])

@@ -102,3 +102,41 @@ def test_invalid_marker_fails_collection(pytester: pytest.Pytester, marker: str,
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ERROR collecting*", message])
+
+
+def test_markers_from_module_class_param_and_hooks(pytester: pytest.Pytester) -> None:
+    """Every way a marker reaches an item is honoured (the set-up hook looks for its name in
+    the item's keywords before it reads rules)."""
+    pytester.makeconftest("""
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if "by_hook" in item.name:
+                    item.add_marker(pytest.mark.dbmatrix(skip={"sqlite": "added by a hook"}))
+    """)
+    pytester.makepyfile("""
+        import pytest
+
+        pytestmark = pytest.mark.dbmatrix(xfail={"sqlite": "module marker"})
+
+        def test_module_marker(dbmatrix_backend):
+            assert False
+
+        @pytest.mark.dbmatrix(skip={"sqlite": "class marker"})
+        class TestClass:
+            def test_in_class(self, dbmatrix_backend):
+                pass
+
+        @pytest.mark.parametrize("n", [1, pytest.param(2, marks=pytest.mark.dbmatrix(
+            skip={"sqlite": "param marker"}))])
+        def test_param_marker(dbmatrix_backend, n):
+            assert False
+
+        def test_by_hook(dbmatrix_backend):
+            pass
+    """)
+    result = pytester.runpytest("-rsx")
+    result.assert_outcomes(skipped=3, xfailed=2)
+    result.stdout.fnmatch_lines_random(["*class marker*", "*param marker*", "*added by a hook*",
+                                        "*module marker*"])

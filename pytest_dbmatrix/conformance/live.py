@@ -86,7 +86,7 @@ class LiveSchema:
         if existing:
             raise SchemaConflict(
                 f"tables of the models already exist in the run's database on {self.backend}: "
-                f"{', '.join(sorted(existing))}; the dbmatrix_schema fixture (db_engine, "
+                f"{', '.join(sorted(existing))}; the db_engine fixture (used by "
                 f"db_connection, db_session) creates them too: run the conformance suite in "
                 f"its own pytest run (pytest --dbmatrix-conformance -m dbmatrix_conformance)")
         self.created.clear()

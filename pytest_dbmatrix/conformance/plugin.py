@@ -72,7 +72,7 @@ class ConformancePlugin:
     def pytest_collection_modifyitems(self, session: pytest.Session,
                                       items: list[pytest.Item]) -> None:
         """Put the generated items first: they create and drop their own tables before the
-        user's tests use the dbmatrix_schema fixture on the same databases."""
+        user's tests have db_engine create them on the same databases."""
         items[:0] = self._items(session)
 
     def _items(self, session: pytest.Session) -> list[pytest.Item]:
