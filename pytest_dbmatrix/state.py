@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -12,6 +12,9 @@ from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.results import ResultMatrix
 from pytest_dbmatrix.run import RunIdentity
 from pytest_dbmatrix.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_dbmatrix.fixtures import TestTransaction
 
 BACKEND_PARAM = "dbmatrix_backend"
 
@@ -27,6 +30,8 @@ class MatrixState:
     cleanup_problems: list[str] = field(default_factory=list)
     running_backend: str | None = None
     """The backend of the item being set up (None: the item runs on none)."""
+    test_transaction: TestTransaction | None = None
+    """The running test's TestTransaction, while db_connection or db_session uses it."""
 
     def fail_or_skip(self, message: str) -> None:
         """An unavailable backend: a skip, or an error under --dbmatrix-strict.

@@ -240,3 +240,46 @@ def test_backend_fixture_is_bound_to_the_item_being_set_up(pytester: pytest.Pyte
     result.assert_outcomes(passed=6, errors=0, failed=1)
     result.stdout.fnmatch_lines(["*test_backend[[]postgresql-2[]] PASSED*",
                                  "*request it as a test argument*"])
+
+
+SHARED_TRANSACTION_TESTS = """
+import pytest
+import sqlalchemy as sa
+from models import Parent
+
+@pytest.fixture
+def seeded(db_connection):
+    db_connection.execute(sa.insert(Parent).values(name="seed"))
+    yield
+    assert db_connection.scalar(sa.select(sa.func.count()).select_from(Parent)) >= 1
+
+def names(db_connection):
+    return db_connection.scalars(sa.select(Parent.name).order_by(Parent.name)).all()
+
+@pytest.mark.parametrize("round", [1, 2])
+def test_session_then_connection(db_session, db_connection, round):
+    assert names(db_connection) == []
+    db_session.add(Parent(name="orm"))
+    db_session.commit()
+    assert names(db_connection) == ["orm"]
+    assert db_session.connection().connection.dbapi_connection is \\
+        db_connection.connection.dbapi_connection
+
+@pytest.mark.parametrize("round", [1, 2])
+def test_connection_then_session(db_connection, db_session, round):
+    db_connection.execute(sa.insert(Parent).values(name="core"))
+    assert db_session.scalars(sa.select(Parent.name)).all() == ["core"]
+
+@pytest.mark.parametrize("round", [1, 2])
+def test_user_fixture_on_the_connection(db_session, seeded, round):
+    assert db_session.scalars(sa.select(Parent.name)).all() == ["seed"]
+"""
+
+
+def test_session_and_connection_share_one_transaction(project: pytest.Pytester,
+                                                      live_urls: dict[str, str]) -> None:
+    """db_session does not depend on db_connection, yet a test asking for both sees one
+    transaction, rolled back once both are torn down, whatever the order."""
+    project.makepyfile(test_inner_shared=SHARED_TRANSACTION_TESTS)
+    result = project.runpytest(f"--dbmatrix={LIVE}", "--dbmatrix-strict", "-p", "no:randomly")
+    result.assert_outcomes(passed=6 * 4)
