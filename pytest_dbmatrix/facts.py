@@ -13,8 +13,6 @@ from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.backends import FAMILIES, URL_FAMILY
 from pytest_dbmatrix.backends.base import ServerInfo
-from pytest_dbmatrix.errors import normalise
-from pytest_dbmatrix.hazards import hint_for
 
 Verdict = Literal["ok", "info", "warn", "block"]
 VERDICTS: tuple[Verdict, ...] = ("ok", "info", "warn", "block")
@@ -55,6 +53,8 @@ class ConnectionProbe:
         except sa_exc.DBAPIError as exc:
             if self.conn.in_transaction():
                 self.conn.rollback()
+            from pytest_dbmatrix.errors import normalise  # only when a probe fails
+
             raise ProbeError(normalise(exc, self.secrets).line) from None
 
 
@@ -76,7 +76,11 @@ class Fact:
 
     @property
     def hint(self) -> str | None:
-        return hint_for(self.finding) if self.finding else None
+        if not self.finding:
+            return None
+        from pytest_dbmatrix.hazards import hint_for  # the catalogue, only for a finding
+
+        return hint_for(self.finding)
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "value": self.value,

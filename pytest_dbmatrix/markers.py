@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_dbmatrix.exclusions import Identity, Predicate, parse_predicate
+if TYPE_CHECKING:
+    from pytest_dbmatrix.exclusions import Identity, Predicate
 
 MARKER = "dbmatrix"
 MARKER_SPEC = (
@@ -62,10 +64,16 @@ def _rules(value: object, what: str) -> tuple[Rule, ...]:
         if not isinstance(reason, str):
             raise MarkerError(f"{what}= reason for {pred!r} must be a string, not {reason!r}")
         try:
-            rules.append(Rule(parse_predicate(pred), reason))
+            rules.append(Rule(_parse(pred), reason))
         except ValueError as exc:
             raise MarkerError(f"{what}=: {exc}") from None
     return tuple(rules)
+
+
+def _parse(text: object) -> Predicate:
+    from pytest_dbmatrix.exclusions import parse_predicate  # only where markers are used
+
+    return parse_predicate(text)
 
 
 def rules_for(node: pytest.Item | pytest.Function) -> Rules:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -17,13 +17,14 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from pytest_dbmatrix import providers
 from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
-from pytest_dbmatrix.errors import normalise
-from pytest_dbmatrix.exclusions import Identity
 from pytest_dbmatrix.facts import connection_environment
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, Server
 from pytest_dbmatrix.redact import mask_url
 from pytest_dbmatrix.run import RunIdentity, stale_databases
 from pytest_dbmatrix.settings import BackendSpec, Settings
+
+if TYPE_CHECKING:
+    from pytest_dbmatrix.exclusions import Identity
 
 
 @dataclass
@@ -66,6 +67,8 @@ class LiveBackend:
 
     @property
     def identity(self) -> Identity:
+        from pytest_dbmatrix.exclusions import Identity  # for marker rules only
+
         return Identity(self.name, self.family.kind, self.dialect,
                         self.info.product.lower().replace("sql server", "mssql"),
                         self.info.version)
@@ -212,10 +215,9 @@ class Provisioner:
 
     def _unreachable(self, spec: BackendSpec, server: Server, url: URL,
                      exc: BaseException) -> BackendUnavailable:
-        error = normalise(exc, self.settings.secrets)
         return BackendUnavailable(
             spec.name,
-            f"cannot connect to {mask_url(url)} (from {server.source}): {error.line}; check "
+            f"cannot connect to {mask_url(url)} (from {server.source}): {self._line(exc)}; check "
             f"that the server runs and the URL is right, or change {server.source}",
         )
 
@@ -242,11 +244,10 @@ class Provisioner:
 
     def _cannot_create(self, spec: BackendSpec, server: Server,
                        exc: BaseException) -> BackendUnavailable:
-        error = normalise(exc, self.settings.secrets)
         return BackendUnavailable(
             spec.name,
             f"cannot create the run's database on {mask_url(server.url)} (from "
-            f"{server.source}): {error.line}; the user needs the right to create databases",
+            f"{server.source}): {self._line(exc)}; the user needs the right to create databases",
         )
 
     def _drop_database(self, spec: BackendSpec, url: URL, name: str) -> None:
@@ -271,6 +272,12 @@ class Provisioner:
         return LiveBackend(spec, server, url, engine, info, database, note,
                            environment=environment)
 
+    def _line(self, exc: BaseException) -> str:
+        """A failure as one normalised line without secrets (errors is imported only then)."""
+        from pytest_dbmatrix.errors import normalise
+
+        return normalise(exc, self.settings.secrets).line
+
     def close(self) -> list[str]:
         """Dispose engines, drop the run's databases, stop started servers; report failures."""
         problems = []
@@ -278,6 +285,6 @@ class Provisioner:
             try:
                 cleanup()
             except Exception as exc:
-                problems.append(normalise(exc, self.settings.secrets).line)
+                problems.append(self._line(exc))
         self._cleanups.clear()
         return problems

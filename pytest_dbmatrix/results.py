@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.hazards import find_hazard
-
 PASSING = frozenset({"passed", "xfailed"})
 FAILING = frozenset({"failed", "error"})
 
@@ -34,6 +32,8 @@ class Incompatibility:
     failed_on: dict[str, Cell]
 
     def as_dict(self, dialects: dict[str, str]) -> dict[str, Any]:
+        from pytest_dbmatrix.hazards import find_hazard  # only when results differ
+
         failures = {}
         for backend, cell in self.failed_on.items():
             error = cell.error or {}

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.errors import normalise
-from pytest_dbmatrix.exclusions import Identity
 from pytest_dbmatrix.markers import MARKER, MarkerError, decide, rules_for
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.redact import scrub
-from pytest_dbmatrix.report import header, json_report, terminal
+from pytest_dbmatrix.report import header, terminal
 from pytest_dbmatrix.state import BACKEND_PARAM, MatrixState
 
 
@@ -62,10 +60,11 @@ class MatrixSession:
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if BACKEND_PARAM not in metafunc.fixturenames or _user_parametrized(metafunc):
             return
-        try:
-            rules_for(metafunc.definition)
-        except MarkerError as exc:
-            pytest.fail(f"{metafunc.definition.nodeid}: {exc}", pytrace=False)
+        if MARKER in metafunc.definition.keywords:
+            try:
+                rules_for(metafunc.definition)
+            except MarkerError as exc:
+                pytest.fail(f"{metafunc.definition.nodeid}: {exc}", pytrace=False)
         names = list(self.state.settings.backends.value)
         metafunc.parametrize(BACKEND_PARAM, names, indirect=True, ids=names, scope="session")
 
@@ -95,6 +94,8 @@ class MatrixSession:
             return
         spec = self.state.settings.specs[backend]
         rules = rules_for(item)
+        from pytest_dbmatrix.exclusions import Identity  # only for items with markers
+
         decision = decide(rules, Identity(backend, spec.family.kind))
         if decision.action == "undecided":
             try:
@@ -119,6 +120,8 @@ class MatrixSession:
         excinfo = call.excinfo
         if (excinfo is not None and item.nodeid in self._rows
                 and not excinfo.errisinstance(pytest.skip.Exception)):
+            from pytest_dbmatrix.errors import normalise  # only when a test fails
+
             error = normalise(excinfo.value, self.state.settings.secrets).as_dict()
             self._errors[item.nodeid, call.when] = error
 
@@ -183,6 +186,8 @@ class MatrixSession:
         self.state.cleanup_problems += self.state.provisioner.close()
         path = self.state.settings.report.value
         if path and not self.state.is_worker:
+            from pytest_dbmatrix.report import json_report
+
             json_report.write(self.state, path)
 
 

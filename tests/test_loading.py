@@ -57,11 +57,14 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
     pytester: pytest.Pytester,
 ) -> None:
     """Drivers, testcontainers and Alembic are imported when a backend or a migration test
-    needs them, not when the plugin loads."""
+    needs them, not when the plugin loads; so are the plugin's own modules for failures,
+    markers and migrations."""
     pytester.makepyfile("""
         import sys
 
-        LAZY = ("alembic", "testcontainers", "docker", "psycopg2", "psycopg", "pymysql", "pyodbc")
+        LAZY = ("alembic", "testcontainers", "docker", "psycopg2", "psycopg", "pymysql", "pyodbc",
+                "pytest_dbmatrix.errors", "pytest_dbmatrix.exclusions",
+                "pytest_dbmatrix.migrations.data", "pytest_dbmatrix.report.json_report")
 
         def test_nothing_lazy_imported(db_session):
             assert [m for m in LAZY if m in sys.modules] == []

@@ -14,14 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pytest_dbmatrix.migrations.data import reflect
-from pytest_dbmatrix.migrations.database import MigrationDatabase
 from pytest_dbmatrix.provision import LiveBackend
 from pytest_dbmatrix.state import get_state
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from pytest_dbmatrix.migrations.database import MigrationDatabase
     from pytest_dbmatrix.migrations.runner import Runner
 
 RevisionData = dict[str, dict[str, list[dict[str, Any]]]]
@@ -120,6 +119,8 @@ class AlembicHelper:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def table_names(self) -> list[str]:
+        from pytest_dbmatrix.migrations.data import reflect
+
         with self.connection() as conn:
             return sorted(t.name for t in reflect(conn).sorted_tables)
 
@@ -152,6 +153,8 @@ def dbmatrix_alembic_database(dbmatrix_backend: LiveBackend, request: pytest.Fix
                               tmp_path_factory: pytest.TempPathFactory
                               ) -> Iterator[MigrationDatabase]:
     """A database of the run per backend for `dbmatrix_alembic`, dropped at the end."""
+    from pytest_dbmatrix.migrations.database import MigrationDatabase
+
     database = MigrationDatabase(dbmatrix_backend, tmp_path_factory.getbasetemp(),
                                  get_state(request.config).settings, suffix="_fix")
     yield database
