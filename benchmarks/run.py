@@ -125,6 +125,11 @@ def pytest_unconfigure(config):
         json.dump(out, f)
 """
 
+NO_GC = """
+import gc
+gc.disable()  # no automatic collection; pytest's own gc.collect() calls at the end still run
+"""
+
 SQLITE_SAVEPOINTS = """
 def _sqlite_savepoints(engine):
     if engine.dialect.name != "sqlite":
@@ -295,6 +300,7 @@ class Bench:
         path.mkdir(exist_ok=True)
         (path / "models.py").write_text(models(self.tables))
         (path / "bench_clock.py").write_text(CLOCK)
+        (path / "bench_nogc.py").write_text(NO_GC)
         (path / "test_bench.py").write_text(tests)
         (path / "pytest.ini").write_text("[pytest]\ndbmatrix_metadata = models:Base\n")
         if conftest is not None:
@@ -557,6 +563,15 @@ def overhead_rows(bench: Bench) -> None:
     for what, count in counts.items():
         bench.rows.append(Row(group, what, "sqlite", None, None, f"{count / ib:.3f}x",
                               f"{count / 1e6:,.0f} M instructions"))
+    no_gc = {what: variants[what] for what in (next(iter(variants)), list(variants)[-1])}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        quiet_gc = list(pool.map(lambda v: bench.instructions_of(v[0], ["-p", "bench_nogc", *v[1]],
+                                                                 v[2]), no_gc.values()))
+    for what, count, with_gc in zip(no_gc, quiet_gc, (ib, ifull), strict=True):
+        bench.rows.append(Row(group, f"{what}, automatic GC off", "sqlite", None, None,
+                              f"{count / quiet_gc[0]:.3f}x",
+                              f"{count / 1e6:,.0f} M; automatic GC took "
+                              f"{(with_gc - count) / 1e6:,.0f} M"))
     bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
                          f"suite's instructions ({ifull / ib - 1:+.1%})",
                          ifull / ib <= PLUGIN_OVERHEAD_TARGET))
