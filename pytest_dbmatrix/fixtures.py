@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import types
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,37 +106,55 @@ class TestTransaction:
             _drop_leaked_tables(self.backend, leaked)
 
 
-class MatrixFixtures:
-    """The public fixtures, bound to the run's state.
+@contextmanager
+def _test_transaction(state: MatrixState, engine: Engine,
+                      backend: LiveBackend) -> Iterator[TestTransaction]:
+    """The running test's transaction, begun by the first fixture that needs it and ended
+    when the last of them is torn down, in whichever order pytest tears them down."""
+    test = state.test_transaction
+    if test is None:
+        test = state.test_transaction = TestTransaction(engine, backend)
+    test.users += 1
+    try:
+        yield test
+    finally:
+        test.users -= 1
+        if not test.users:
+            state.test_transaction = None
+            test.end()
+
+
+def matrix_fixtures(state: MatrixState) -> types.ModuleType:
+    """The public fixtures, closures over the run's state, in a module object that pytest
+    reads fixtures from as from a plugin module.
 
     None of them asks for `request`: pytest resolves `request` anew for every fixture that
     names it in every test, which made these fixtures the plugin's largest per-test cost. The
     backend of `dbmatrix_backend` is the one of the item being set up, noted by the session's
     `pytest_runtest_setup` hook (tryfirst) before pytest sets up any fixture; pytest still
-    caches the fixture per backend parameter and tears it down when the parameter changes."""
-
-    def __init__(self, state: MatrixState) -> None:
-        self.state = state
+    caches the fixture per backend parameter and tears it down when the parameter changes.
+    Closures, not methods of a plugin object: pytest 9.2 deprecates session-scoped fixtures
+    bound to an instance."""
 
     @pytest.fixture(scope="session")
-    def dbmatrix_backend(self) -> LiveBackend:
+    def dbmatrix_backend() -> LiveBackend:
         """The live backend of this test: name, dialect, server version, masked URL,
         capabilities."""
-        name = self.state.running_backend
+        name = state.running_backend
         if name is None:
             pytest.fail("dbmatrix_backend is parametrized by pytest-dbmatrix: request it as a "
                         "test argument (or through a fixture), not with getfixturevalue() from "
                         "a test that does not use it", pytrace=False)
         try:
-            return self.state.provisioner.get(name)
+            return state.provisioner.get(name)
         except BackendUnavailable as exc:
-            self.state.fail_or_skip(str(exc))
+            state.fail_or_skip(str(exc))
             raise
 
     @pytest.fixture(scope="session")
-    def dbmatrix_metadata(self) -> sa.MetaData | None:
+    def dbmatrix_metadata() -> sa.MetaData | None:
         """The models every backend gets for the session; override this fixture to choose."""
-        setting = self.state.settings.metadata
+        setting = state.settings.metadata
         if setting.value is None:
             return None
         try:
@@ -144,7 +163,7 @@ class MatrixFixtures:
             pytest.fail(str(exc), pytrace=False)
 
     @pytest.fixture(scope="session")
-    def db_engine(self, dbmatrix_backend: LiveBackend,
+    def db_engine(dbmatrix_backend: LiveBackend,
                   dbmatrix_metadata: sa.MetaData | None) -> Iterator[Engine]:
         """One engine per backend per session, with the models' tables created once per
         backend and session (dropped at its end)."""
@@ -157,39 +176,27 @@ class MatrixFixtures:
         dbmatrix_metadata.drop_all(engine)
 
     @pytest.fixture(scope="session")
-    def db_url(self, dbmatrix_backend: LiveBackend) -> URL:
+    def db_url(dbmatrix_backend: LiveBackend) -> URL:
         """The URL of this backend's database for the run (str() of it hides the password)."""
         return dbmatrix_backend.url
 
-    @contextmanager
-    def _test_transaction(self, engine: Engine,
-                          backend: LiveBackend) -> Iterator[TestTransaction]:
-        """The running test's transaction, begun by the first fixture that needs it and ended
-        when the last of them is torn down, in whichever order pytest tears them down."""
-        test = self.state.test_transaction
-        if test is None:
-            test = self.state.test_transaction = TestTransaction(engine, backend)
-        test.users += 1
-        try:
-            yield test
-        finally:
-            test.users -= 1
-            if not test.users:
-                self.state.test_transaction = None
-                test.end()
-
     @pytest.fixture
-    def db_connection(self, db_engine: Engine,
-                      dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
+    def db_connection(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
         """A connection inside a transaction that is rolled back after the test."""
-        with self._test_transaction(db_engine, dbmatrix_backend) as test:
+        with _test_transaction(state, db_engine, dbmatrix_backend) as test:
             yield test.connection
 
     @pytest.fixture
-    def db_session(self, db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Session]:
+    def db_session(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Session]:
         """An ORM Session whose commits become SAVEPOINTs: the test may commit, nothing
         stays. On the same connection and transaction as db_connection when a test asks for
         both; it does not depend on that fixture, one fixture less to set up per test."""
-        with (self._test_transaction(db_engine, dbmatrix_backend) as test,
+        with (_test_transaction(state, db_engine, dbmatrix_backend) as test,
               Session(bind=test.connection, join_transaction_mode="create_savepoint") as session):
             yield session
+
+    module = types.ModuleType(f"{__name__}.run")
+    for fixture in (dbmatrix_backend, dbmatrix_metadata, db_engine, db_url, db_connection,
+                    db_session):
+        setattr(module, fixture.__name__, fixture)
+    return module

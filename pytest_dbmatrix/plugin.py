@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from pytest_dbmatrix.fixtures import MatrixFixtures
+from pytest_dbmatrix.fixtures import matrix_fixtures
 from pytest_dbmatrix.markers import MARKER_SPEC
 from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for migration tests
     dbmatrix_alembic,
@@ -44,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = MatrixState(settings, run, provisioner, is_worker=hasattr(config, "workerinput"))
     config.stash[STATE] = state
     config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
-    config.pluginmanager.register(MatrixFixtures(state), "dbmatrix-fixtures")
+    config.pluginmanager.register(matrix_fixtures(state), "dbmatrix-fixtures")
     if settings.secrets:
         config.pluginmanager.register(SecretScrubber(settings.secrets), "dbmatrix-scrubber")
     if config.pluginmanager.hasplugin("xdist"):
