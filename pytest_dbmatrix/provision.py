@@ -27,6 +27,23 @@ if TYPE_CHECKING:
     from pytest_dbmatrix.exclusions import Identity
 
 
+def run_engine(family: Backend, url: URL, settings: Settings, *, admin: bool = False,
+               memory: bool = False) -> Engine:
+    """An engine of the run: the family's options, the connect timeout and the SQLite pragmas
+    of the settings. `admin`: autocommit without a pool; `memory`: one shared connection."""
+    options: dict[str, Any] = dict(family.engine_options(url))
+    options["connect_args"] = family.connect_args(url, settings.connect_timeout.value)
+    if admin:
+        options.update(isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    elif memory:
+        options.update(poolclass=StaticPool)
+        options["connect_args"]["check_same_thread"] = False
+    engine = sa.create_engine(url, **options)
+    family.prepare_engine(engine, foreign_keys=settings.sqlite_foreign_keys.value,
+                          durable=settings.sqlite_durable.value)
+    return engine
+
+
 @dataclass
 class LiveBackend:
     """A backend ready for tests; what the `dbmatrix_backend` fixture returns."""
@@ -186,21 +203,10 @@ class Provisioner:
 
     def _engine(self, spec: BackendSpec, url: URL, admin: bool = False,
                 memory: bool = False) -> Engine:
-        family = spec.family
-        options: dict[str, Any] = dict(family.engine_options(url))
-        options["connect_args"] = family.connect_args(url, self.settings.connect_timeout.value)
-        if admin:
-            options.update(isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        elif memory:
-            options.update(poolclass=StaticPool)
-            options["connect_args"]["check_same_thread"] = False
         try:
-            engine = sa.create_engine(url, **options)
+            return run_engine(spec.family, url, self.settings, admin=admin, memory=memory)
         except (ModuleNotFoundError, sa_exc.NoSuchModuleError, ImportError) as exc:
             raise BackendUnavailable(spec.name, self._driver_reason(spec, url, exc)) from None
-        family.prepare_engine(engine, foreign_keys=self.settings.sqlite_foreign_keys.value,
-                              durable=self.settings.sqlite_durable.value)
-        return engine
 
     def _driver_reason(self, spec: BackendSpec, url: URL, exc: BaseException) -> str:
         """Install what is missing (the extra only installs the default driver), or use that."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from pytest_dbmatrix.provision import LiveBackend
+from pytest_dbmatrix.provision import LiveBackend, run_engine
 from pytest_dbmatrix.settings import Settings
 
 SUFFIX = "_mig"
@@ -20,7 +18,6 @@ class MigrationDatabase:
     def __init__(self, live: LiveBackend, tmp_dir: Path, settings: Settings,
                  suffix: str = SUFFIX) -> None:
         self.live = live
-        self.settings = settings
         family = live.family
         if family.server_backed:
             self.name = f"{live.database}{suffix}"
@@ -28,18 +25,8 @@ class MigrationDatabase:
         else:
             self.name = str(tmp_dir / f"{live.name}{suffix}.db")
             self.url = live.url.set(database=self.name)
-        self.engine: Engine = self._engine()
+        self.engine: Engine = run_engine(live.family, self.url, settings)
         self.exists = False
-
-    def _engine(self) -> Engine:
-        family = self.live.family
-        options: dict[str, Any] = dict(family.engine_options(self.url))
-        options["connect_args"] = family.connect_args(self.url,
-                                                      self.settings.connect_timeout.value)
-        engine = sa.create_engine(self.url, **options)
-        family.prepare_engine(engine, foreign_keys=self.settings.sqlite_foreign_keys.value,
-                              durable=self.settings.sqlite_durable.value)
-        return engine
 
     def reset(self) -> None:
         """Make the database empty: drop and create it (delete the file on SQLite)."""
