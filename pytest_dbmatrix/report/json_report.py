@@ -34,17 +34,21 @@ def build(state: MatrixState) -> dict[str, Any]:
     return data
 
 
+_ENCODER = json.JSONEncoder(default=str)
+"""One encoder for every entry: json.dumps(default=...) builds a new one per call."""
+
+
 def dumps(data: dict[str, Any]) -> str:
     """JSON with one top-level key per line and one entry of each list per line: readable,
     diffable, and written by the C encoder (json's `indent` takes the pure-Python one)."""
     lines = []
     for key, value in data.items():
-        name = json.dumps(key)
+        name = _ENCODER.encode(key)
         if isinstance(value, list) and value:
-            entries = ",\n    ".join(json.dumps(v, default=str) for v in value)
+            entries = ",\n    ".join(map(_ENCODER.encode, value))
             lines.append(f"  {name}: [\n    {entries}\n  ]")
         else:
-            lines.append(f"  {name}: {json.dumps(value, default=str)}")
+            lines.append(f"  {name}: {_ENCODER.encode(value)}")
     return "{\n" + ",\n".join(lines) + "\n}"
 
 
