@@ -8,15 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_dbmatrix.options import MARKER, MARKER_SPEC  # noqa: F401 - MARKER_SPEC re-exported
+
 if TYPE_CHECKING:
     from pytest_dbmatrix.exclusions import Identity, Predicate
 
-MARKER = "dbmatrix"
-MARKER_SPEC = (
-    "dbmatrix(only=None, skip=None, xfail=None): run only on, skip on, or expect failure "
-    "(strict) on backends; each a name or list of names with optional version predicates "
-    "('mysql<8.0.16'), skip and xfail also {predicate: reason}"
-)
 _ARGS = ("only", "skip", "xfail")
 
 

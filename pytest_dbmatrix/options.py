@@ -1,4 +1,5 @@
-"""Command-line options of the `dbmatrix` group, each with its ini twin."""
+"""Command-line options of the `dbmatrix` group, each with its ini twin, and the marker's
+signature."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from typing import Any, Literal
 import pytest
 
 IniType = Literal["string", "bool", "float", "linelist", "args"]
+
+MARKER = "dbmatrix"
+MARKER_SPEC = (
+    "dbmatrix(only=None, skip=None, xfail=None): run only on, skip on, or expect failure "
+    "(strict) on backends; each a name or list of names with optional version predicates "
+    "('mysql<8.0.16'), skip and xfail also {predicate: reason}"
+)
+"""The marker is read by `markers`, imported only for tests that carry it."""
 
 
 @dataclass(frozen=True)

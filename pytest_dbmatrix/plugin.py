@@ -7,7 +7,6 @@ import importlib
 import pytest
 
 from pytest_dbmatrix.fixtures import matrix_fixtures
-from pytest_dbmatrix.markers import MARKER_SPEC
 from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for migration tests
     dbmatrix_alembic,
     dbmatrix_alembic_config,
@@ -15,7 +14,7 @@ from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for m
     dbmatrix_at_revision_data,
     dbmatrix_before_revision_data,
 )
-from pytest_dbmatrix.options import add_options
+from pytest_dbmatrix.options import MARKER_SPEC, add_options
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.report.header import settings_lines
 from pytest_dbmatrix.run import RunIdentity

@@ -75,9 +75,14 @@ class ResultMatrix:
         backend, test = data["backend"], data["test"]
         if "server" in data:
             self.backends.setdefault(backend, {}).update(data["server"])
-        cell = self.tests.setdefault(test, {}).setdefault(backend, Cell())
+        cells = self.tests.get(test)
+        if cells is None:
+            cells = self.tests[test] = {}
+        cell = cells.get(backend)
+        if cell is None:  # not setdefault: it would build a Cell for every report
+            cell = cells[backend] = Cell()
         cell.duration += report.duration
-        if report.when != "call" and report.passed and "error" not in data:
+        if report.when != "call" and report.outcome == "passed" and "error" not in data:
             return  # a passing set-up or teardown decides nothing
         outcome = _outcome(report)
         if outcome is None:

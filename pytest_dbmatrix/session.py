@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.markers import MARKER, MarkerError, decide, rules_for
+from pytest_dbmatrix.options import MARKER
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.redact import scrub
 from pytest_dbmatrix.report import header, terminal
@@ -61,6 +61,8 @@ class MatrixSession:
         if BACKEND_PARAM not in metafunc.fixturenames or _user_parametrized(metafunc):
             return
         if MARKER in metafunc.definition.keywords:
+            from pytest_dbmatrix.markers import MarkerError, rules_for  # only with the marker
+
             try:
                 rules_for(metafunc.definition)
             except MarkerError as exc:
@@ -88,14 +90,23 @@ class MatrixSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Note the item's backend for the fixtures; apply its dbmatrix markers."""
+        """Note the item's backend for the fixtures and its matrix row; apply its dbmatrix
+        markers."""
         backend = self.state.running_backend = backend_of(item)
-        if backend is None or MARKER not in item.keywords:  # keywords hold every marker name
+        if backend is None:
             return
-        spec = self.state.settings.specs[backend]
-        rules = rules_for(item)
-        from pytest_dbmatrix.exclusions import Identity  # only for items with markers
+        self._rows[item.nodeid] = (backend, item.stash.get(KEY, item.nodeid))
+        if MARKER in item.keywords:  # keywords hold every marker name
+            self._apply_markers(item, backend)
 
+    def _apply_markers(self, item: pytest.Item, backend: str) -> None:
+        """Skip or xfail the item on this backend as its markers say; a rule on the server's
+        version provisions the backend first."""
+        from pytest_dbmatrix.exclusions import Identity  # only for items with markers
+        from pytest_dbmatrix.markers import decide, rules_for
+
+        rules = rules_for(item)
+        spec = self.state.settings.specs[backend]
         decision = decide(rules, Identity(backend, spec.family.kind))
         if decision.action == "undecided":
             try:
@@ -110,16 +121,15 @@ class MatrixSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-        """Note the item's matrix row and any error; the report itself is pytest's."""
+        """Note the item's server in its JUnit properties and any error; the report itself
+        is pytest's."""
+        row = self._rows.get(item.nodeid)
+        if row is None:
+            return
         if call.when == "setup":
-            backend = backend_of(item)
-            if backend is None:
-                return
-            self._rows[item.nodeid] = (backend, item.stash.get(KEY, item.nodeid))
-            self._add_properties(item, backend)
+            self._add_properties(item, row[0])
         excinfo = call.excinfo
-        if (excinfo is not None and item.nodeid in self._rows
-                and not excinfo.errisinstance(pytest.skip.Exception)):
+        if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
             from pytest_dbmatrix.errors import normalise  # only when a test fails
 
             error = normalise(excinfo.value, self.state.settings.secrets).as_dict()
@@ -127,8 +137,11 @@ class MatrixSession:
 
     def _add_properties(self, item: pytest.Item, backend: str) -> None:
         live = self.state.provisioner.live.get(backend)
-        if live and not any(k == "dbmatrix_server" for k, _ in item.user_properties):
-            item.user_properties.append(("dbmatrix_server", live.info.label))
+        if live is None:
+            return
+        server = ("dbmatrix_server", live.info.label)
+        if server not in item.user_properties:  # once, even if the item is set up again
+            item.user_properties.append(server)
             item.user_properties.append(("dbmatrix_dialect", live.dialect))
             item.user_properties.append(("dbmatrix_provider", live.provider))
 

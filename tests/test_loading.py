@@ -63,7 +63,7 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
         import sys
 
         LAZY = ("alembic", "testcontainers", "docker", "psycopg2", "psycopg", "pymysql", "pyodbc",
-                "pytest_dbmatrix.errors", "pytest_dbmatrix.exclusions",
+                "pytest_dbmatrix.errors", "pytest_dbmatrix.exclusions", "pytest_dbmatrix.markers",
                 "pytest_dbmatrix.migrations.data", "pytest_dbmatrix.report.json_report")
 
         def test_nothing_lazy_imported(db_session):
