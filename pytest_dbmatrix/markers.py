@@ -1,17 +1,16 @@
-"""The `dbmatrix` marker: only, skip and xfail per backend, with version predicates."""
+"""The `dbmatrix` marker: only, skip and xfail per backend, with version predicates.
+
+Imported only for tests that carry the marker, and with it the predicates of `exclusions`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_dbmatrix.options import MARKER, MARKER_SPEC  # noqa: F401 - MARKER_SPEC re-exported
-
-if TYPE_CHECKING:
-    from pytest_dbmatrix.exclusions import Identity, Predicate
+from pytest_dbmatrix.exclusions import Identity, Predicate, parse_predicate
+from pytest_dbmatrix.options import MARKER
 
 _ARGS = ("only", "skip", "xfail")
 
@@ -60,16 +59,10 @@ def _rules(value: object, what: str) -> tuple[Rule, ...]:
         if not isinstance(reason, str):
             raise MarkerError(f"{what}= reason for {pred!r} must be a string, not {reason!r}")
         try:
-            rules.append(Rule(_parse(pred), reason))
+            rules.append(Rule(parse_predicate(pred), reason))
         except ValueError as exc:
             raise MarkerError(f"{what}=: {exc}") from None
     return tuple(rules)
-
-
-def _parse(text: object) -> Predicate:
-    from pytest_dbmatrix.exclusions import parse_predicate  # only where markers are used
-
-    return parse_predicate(text)
 
 
 def rules_for(node: pytest.Item | pytest.Function) -> Rules:
