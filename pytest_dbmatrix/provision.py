@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,13 +142,20 @@ class Provisioner:
             return self.live[name]
 
     def get_many(self, names: list[str]) -> None:
-        """Provision several backends concurrently; failures are kept for `get` to raise."""
+        """Provision backends, concurrently when there are several; failures are kept for
+        `get` to raise."""
+        if len(names) < 2:  # nothing to overlap: no thread
+            for name in names:
+                self._quietly(name)
+            return
         for name in names:
             spec = self.settings.specs[name]
             url = spec.url.value if spec.url else sa.make_url(f"{spec.family.default_driver}://")
             with suppress(sa_exc.NoSuchModuleError, ImportError):
                 url.get_dialect()  # import dialect modules here: concurrent first imports race
-        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        from concurrent.futures import ThreadPoolExecutor  # only with several backends
+
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
             list(pool.map(self._quietly, names))
 
     def _quietly(self, name: str) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import socket
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PREFIX = "dbmatrix"
 _NAME = re.compile(
@@ -20,8 +19,7 @@ def host_tag() -> str:
     return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
 
 
-@dataclass(frozen=True)
-class RunIdentity:
+class RunIdentity(NamedTuple):
     host: str
     pid: int
     tag: str
@@ -29,7 +27,7 @@ class RunIdentity:
 
     @classmethod
     def new(cls) -> RunIdentity:
-        return cls(host_tag(), os.getpid(), secrets.token_hex(2))
+        return cls(host_tag(), os.getpid(), os.urandom(2).hex())
 
     @property
     def run_id(self) -> str:

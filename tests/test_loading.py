@@ -58,13 +58,17 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
 ) -> None:
     """Drivers, testcontainers and Alembic are imported when a backend or a migration test
     needs them, not when the plugin loads; so are the plugin's own modules for failures,
-    markers and migrations."""
+    markers, migrations and the other database families, and the thread pool that provisions
+    several backends at once."""
     pytester.makepyfile("""
         import sys
 
         LAZY = ("alembic", "testcontainers", "docker", "psycopg2", "psycopg", "pymysql", "pyodbc",
                 "pytest_dbmatrix.errors", "pytest_dbmatrix.exclusions", "pytest_dbmatrix.markers",
-                "pytest_dbmatrix.migrations.data", "pytest_dbmatrix.report.json_report")
+                "pytest_dbmatrix.migrations.data", "pytest_dbmatrix.report.json_report",
+                "pytest_dbmatrix.backends.postgresql", "pytest_dbmatrix.backends.mysql",
+                "pytest_dbmatrix.backends.mariadb", "pytest_dbmatrix.backends.mssql",
+                "concurrent.futures.thread")
 
         def test_nothing_lazy_imported(db_session):
             assert [m for m in LAZY if m in sys.modules] == []
