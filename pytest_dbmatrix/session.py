@@ -71,14 +71,6 @@ class MatrixSession:
         metafunc.parametrize(BACKEND_PARAM, names, indirect=True, ids=names, scope="session")
 
     @pytest.hookimpl
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            backend = backend_of(item)
-            if backend:
-                item.stash.setdefault(KEY, test_key(item, backend))
-                item.user_properties.append(("dbmatrix_backend", backend))
-
-    @pytest.hookimpl
     def pytest_report_collectionfinish(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> list[str]:
@@ -95,7 +87,7 @@ class MatrixSession:
         backend = self.state.running_backend = backend_of(item)
         if backend is None:
             return
-        self._rows[item.nodeid] = (backend, item.stash.get(KEY, item.nodeid))
+        self._rows[item.nodeid] = (backend, item.stash.get(KEY, None) or test_key(item, backend))
         if MARKER in item.keywords:  # keywords hold every marker name
             self._apply_markers(item, backend)
 
@@ -136,14 +128,15 @@ class MatrixSession:
             self._errors[item.nodeid, call.when] = error
 
     def _add_properties(self, item: pytest.Item, backend: str) -> None:
+        """The backend, and the server, dialect and provider once the backend is live."""
+        properties = item.user_properties
+        if ("dbmatrix_backend", backend) in properties:
+            return  # once, even if the item is set up again
+        properties.append(("dbmatrix_backend", backend))
         live = self.state.provisioner.live.get(backend)
-        if live is None:
-            return
-        server = ("dbmatrix_server", live.info.label)
-        if server not in item.user_properties:  # once, even if the item is set up again
-            item.user_properties.append(server)
-            item.user_properties.append(("dbmatrix_dialect", live.dialect))
-            item.user_properties.append(("dbmatrix_provider", live.provider))
+        if live is not None:
+            properties += [("dbmatrix_server", live.info.label),
+                           ("dbmatrix_dialect", live.dialect), ("dbmatrix_provider", live.provider)]
 
     def _report_data(self, report: pytest.TestReport) -> dict[str, Any] | None:
         """The matrix data of a report of this process: its row, error and, with the first
