@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -11,7 +11,7 @@ PASSING = frozenset({"passed", "xfailed"})
 FAILING = frozenset({"failed", "error"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """One test on one backend."""
 
@@ -25,8 +25,7 @@ class Cell:
                 "error": self.error, "reason": self.reason}
 
 
-@dataclass(frozen=True)
-class Incompatibility:
+class Incompatibility(NamedTuple):
     test: str
     passed_on: tuple[str, ...]
     failed_on: dict[str, Cell]
@@ -102,9 +101,9 @@ class ResultMatrix:
 
     @property
     def backend_names(self) -> list[str]:
-        names: dict[str, None] = dict.fromkeys(self.backends)
+        names: dict[str, object] = dict.fromkeys(self.backends)
         for cells in self.tests.values():
-            names.update(dict.fromkeys(cells))
+            names.update(cells)  # the keys are what counts
         return list(names)
 
     def dialects(self) -> dict[str, str]:
@@ -114,6 +113,8 @@ class ResultMatrix:
     def incompatibilities(self) -> list[Incompatibility]:
         found = []
         for test, cells in self.tests.items():
+            if len(cells) < 2:
+                continue  # a test run on one backend cannot differ between backends
             passed = tuple(b for b, c in cells.items() if c.outcome == "passed")
             failed = {b: c for b, c in cells.items() if c.outcome in FAILING}
             if passed and failed:
