@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
@@ -254,10 +254,10 @@ def merge(facts: list[Fact], measured: dict[str, bool]) -> list[Fact]:
         if fact.key not in measured:
             merged.append(fact)
         elif fact.value == measured[fact.key]:
-            merged.append(replace(fact, detail=f"{fact.detail}; confirmed on scratch objects"))
+            merged.append(fact._replace(detail=f"{fact.detail}; confirmed on scratch objects"))
         else:
             value = measured[fact.key]
-            merged.append(replace(fact, value=value, verdict=_measured_verdict(fact, value),
+            merged.append(fact._replace(value=value, verdict=_measured_verdict(fact, value),
                                   finding=fact.finding or MEASURED_FINDING[fact.key],
                                   detail=f"{fact.detail}; but measured on scratch objects: "
                                          f"{'yes' if value else 'no'}"))

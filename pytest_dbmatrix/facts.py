@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
@@ -63,8 +62,7 @@ def scalar(probe: Probe, sql: str) -> Any:
     return rows[0][0] if rows and rows[0] else None
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     """One checked property: its value, a verdict, and the finding (hint) when not ok."""
 
     key: str

@@ -3,8 +3,7 @@ signature."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pytest
 
@@ -19,8 +18,7 @@ MARKER_SPEC = (
 """The marker is read by `markers`, imported only for tests that carry it."""
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     flag: str
     ini: str
     ini_type: IniType

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import pytest
 from sqlalchemy.engine import URL, make_url
@@ -19,16 +18,14 @@ PROVIDERS = ("url", "docker", "local")
 MYSQL_FAMILY = {"mysql", "mariadb"}
 
 
-@dataclass(frozen=True)
-class Sourced(Generic[T]):
+class Sourced(NamedTuple, Generic[T]):
     """A setting's value and where it came from ("option --dbmatrix", "env ...", "default")."""
 
     value: T
     source: str
 
 
-@dataclass(frozen=True)
-class BackendSpec:
+class BackendSpec(NamedTuple):
     """One selected backend: a name, its family, and how to get a server for it."""
 
     name: str
@@ -42,8 +39,7 @@ class BackendSpec:
         return env_var_for(self.name)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     backends: Sourced[tuple[str, ...]]
     specs: dict[str, BackendSpec]
     strict: Sourced[bool]
@@ -56,7 +52,7 @@ class Settings:
     conformance: Sourced[bool]
     alembic_ini: Sourced[str | None]
     html: Sourced[str | None]
-    secrets: tuple[str, ...] = field(default=())
+    secrets: tuple[str, ...] = ()
     alembic_checks: Sourced[tuple[str, ...]] = Sourced(("all",), "default")
     alembic_offline: Sourced[tuple[str, ...]] = Sourced(("mssql", "oracle"), "default")
     alembic_sql_dir: Sourced[str | None] = Sourced(None, "default")

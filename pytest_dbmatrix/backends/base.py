@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
@@ -13,8 +12,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(NamedTuple):
     """Facts about a database family that change what a test can rely on."""
 
     transactional_ddl: bool
@@ -26,16 +24,15 @@ class Capabilities:
     insert_returning: bool
     update_returning: bool
     max_identifier_length: int
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "notes"} | {
+        return {k: v for k, v in self._asdict().items() if k != "notes"} | {
             "notes": list(self.notes)
         }
 
 
-@dataclass(frozen=True)
-class ServerInfo:
+class ServerInfo(NamedTuple):
     """What the server says about itself."""
 
     product: str

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pytest_dbmatrix.backends.mysql import MySQLBackend
 
 
@@ -12,8 +10,7 @@ class MariaDBBackend(MySQLBackend):
     default_driver = "mariadb+pymysql"
     extra = "mariadb"
     default_image = "mariadb:11.4"
-    capabilities = replace(
-        MySQLBackend.capabilities,
+    capabilities = MySQLBackend.capabilities._replace(
         insert_returning=True,
         notes=(
             "DDL commits implicitly: a test that runs DDL cannot be rolled back",

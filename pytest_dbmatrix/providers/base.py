@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy.engine import URL
 
@@ -29,8 +30,7 @@ class Server:
     details: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ProvideContext:
+class ProvideContext(NamedTuple):
     """What providers may use: where to put files, how long to wait, who owns the run."""
 
     run_id: str
