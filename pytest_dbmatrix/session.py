@@ -55,6 +55,8 @@ class MatrixSession:
         """node id -> (backend, matrix row) of the items running here, until their teardown."""
         self._errors: dict[tuple[str, str], dict[str, Any]] = {}
         """(node id, phase) -> normalised error, until the phase's report is logged."""
+        self._properties: dict[str, list[tuple[str, str]]] = {}
+        """backend -> its JUnit properties, shared by its items."""
 
     @pytest.hookimpl
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -128,15 +130,26 @@ class MatrixSession:
             self._errors[item.nodeid, call.when] = error
 
     def _add_properties(self, item: pytest.Item, backend: str) -> None:
-        """The backend, and the server, dialect and provider once the backend is live."""
-        properties = item.user_properties
-        if ("dbmatrix_backend", backend) in properties:
-            return  # once, even if the item is set up again
-        properties.append(("dbmatrix_backend", backend))
-        live = self.state.provisioner.live.get(backend)
+        """The backend's JUnit properties, once per item even if it is set up again."""
+        mine = self._properties_of(backend)
+        if mine[0] not in item.user_properties:
+            item.user_properties += mine
+
+    def _properties_of(self, backend: str) -> list[tuple[str, str]]:
+        """The backend, and its server, dialect and provider once it is live: made once per
+        backend when it is live or has failed, and shared by its items."""
+        made = self._properties.get(backend)
+        if made is not None:
+            return made
+        properties = [("dbmatrix_backend", backend)]
+        provisioner = self.state.provisioner
+        live = provisioner.live.get(backend)
         if live is not None:
             properties += [("dbmatrix_server", live.info.label),
                            ("dbmatrix_dialect", live.dialect), ("dbmatrix_provider", live.provider)]
+        if live is not None or backend in provisioner.failed:
+            self._properties[backend] = properties
+        return properties
 
     def _report_data(self, report: pytest.TestReport) -> dict[str, Any] | None:
         """The matrix data of a report of this process: its row, error and, with the first

@@ -87,6 +87,12 @@ def test_junit_properties(mixed_run: pytest.RunResult, pytester: pytest.Pytester
     assert props["dbmatrix_backend"] == "mysql"
     assert props["dbmatrix_server"].startswith("MariaDB 10.11")
     assert props["dbmatrix_dialect"] == "mysql"
+    for case in tree.iter("testcase"):  # each item its own backend's properties, each once
+        names = [p.get("name") for p in case.iter("property")]
+        values = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert sorted(names) == ["dbmatrix_backend", "dbmatrix_dialect", "dbmatrix_provider",
+                                 "dbmatrix_server"], case.get("name")
+        assert case.get("name").endswith(f"[{values['dbmatrix_backend']}]")
 
 
 def test_driver_error_normalised_with_code(pytester: pytest.Pytester,
