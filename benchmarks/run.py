@@ -76,6 +76,9 @@ class Extra{i}(Base):
     code: Mapped[str] = mapped_column(sa.String(40), unique=True)
     amount: Mapped[int] = mapped_column(default=0)
 """
+OVERHEAD_ROUNDS = 7
+"""Rounds of the overhead group (scaled by --repeat / 3): its target (5%) is within the 20-40%
+swings of wall time on a shared machine, and the best of more rounds moves less."""
 SLOW_TESTS = 30
 """(c), (d) and (e) cost up to a second a test: they run fewer tests and are compared per test."""
 
@@ -348,11 +351,11 @@ class Bench:
             raise RuntimeError(f"callgrind printed no count in {path}: {result.stderr[-500:]}")
         return sum(counts)  # the process and any child it forked: valgrind follows forks
 
-    def alternate(self, *measures: Callable[[], float]) -> list[float]:
-        """The best of `repeat` rounds of each measure, taken in turn so that the load of a
-        shared machine falls on all of them alike."""
+    def alternate(self, *measures: Callable[[], float], rounds: int | None = None) -> list[float]:
+        """The best of `rounds` (default `repeat`) rounds of each measure, taken in turn so
+        that the load of a shared machine falls on all of them alike."""
         best = [float("inf")] * len(measures)
-        for _ in range(self.repeat):
+        for _ in range(rounds or self.repeat):
             for i, measure in enumerate(measures):
                 best[i] = min(best[i], measure())
         return best
@@ -541,7 +544,8 @@ def overhead_rows(bench: Bench) -> None:
             None)}
     seconds = dict(zip(variants, bench.alternate(*(
         partial(bench.time, path, args, env, 1, "process")
-        for path, args, env in variants.values())), strict=True))
+        for path, args, env in variants.values()), rounds=OVERHEAD_ROUNDS * bench.repeat // 3),
+        strict=True))
     b, quiet, full = seconds.values()
     group = f"plugin overhead, {n} ORM tests on SQLite (whole process)"
     for i, (what, value) in enumerate(seconds.items()):
