@@ -171,6 +171,47 @@ def db_session(engine):
         transaction.rollback()
 """
 
+FLOOR_SHAPED = """
+import os
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from models import Base
+{sqlite}
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite"], indirect=True, ids=["sqlite"],
+                             scope="session")
+
+@pytest.fixture(scope="session")
+def backend():
+    return "sqlite"
+
+@pytest.fixture(scope="session")
+def metadata():
+    return Base.metadata
+
+@pytest.fixture(scope="session")
+def engine(backend, metadata):
+    engine = sa.create_engine(os.environ["BENCH_URL"])
+    _sqlite_savepoints(engine)
+    metadata.create_all(engine)
+    yield engine
+    metadata.drop_all(engine)
+    engine.dispose()
+
+@pytest.fixture
+def db_session(engine, backend):
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            yield session
+        transaction.rollback()
+"""
+"""The floor in dbmatrix's shape: a session-scoped backend parameter and the same four fixtures
+(db_session, engine, backend, metadata), none of the plugin's work: what pytest itself charges
+for parametrizing by backend."""
+
 REBUILD = """
 import os
 import pytest
@@ -533,11 +574,15 @@ def overhead_rows(bench: Bench) -> None:
     n = 1000 if bench.count >= 300 else 300
     tests = ORM_TESTS.format(count=n)
     floor = bench.project("overhead_floor", FLOOR.format(sqlite=SQLITE_SAVEPOINTS), tests)
+    shaped = bench.project("overhead_shaped", FLOOR_SHAPED.format(sqlite=SQLITE_SAVEPOINTS),
+                           tests)
     plugin = bench.project("overhead_plugin", None, tests)
     url = f"sqlite:///{bench.root / 'overhead.db'}"
     same_sql = ["--dbmatrix=sqlite", "--dbmatrix-sqlite-durable=on"]  # the floor's pragmas
     variants: dict[str, tuple[Path, list[str], dict[str, str] | None]] = {
         "hand-written fixture, plugin off": (floor, ["-p", "no:dbmatrix"], {"BENCH_URL": url}),
+        "hand-written, dbmatrix's fixture shape": (shaped, ["-p", "no:dbmatrix"], {
+            "BENCH_URL": f"sqlite:///{bench.root / 'shaped.db'}"}),  # counted beside the floor
         "dbmatrix, no matrix printed": (plugin, [*same_sql, "--dbmatrix-summary=none"], None),
         "dbmatrix, full matrix + JSON report": (plugin, [
             *same_sql, "--dbmatrix-summary=full", f"--dbmatrix-report={bench.root / 'r.json'}"],
@@ -546,11 +591,12 @@ def overhead_rows(bench: Bench) -> None:
         partial(bench.time, path, args, env, 1, "process")
         for path, args, env in variants.values()), rounds=OVERHEAD_ROUNDS * bench.repeat // 3),
         strict=True))
-    b, quiet, full = seconds.values()
+    b, _, quiet, full = seconds.values()
     group = f"plugin overhead, {n} ORM tests on SQLite (whole process)"
     for i, (what, value) in enumerate(seconds.items()):
         bench.rows.append(Row(group, what, "sqlite", value, per_test(value, n),
                               f"{value / b:.3f}x" if i else "1.00x"))
+    bench.rows[-3].note = "pytest's own price of a backend parameter"
     bench.rows[-1].note = f"matrix + report add {(full - quiet) / full:.1%}"
     bench.checks.append((f"sqlite: plugin overhead under {PLUGIN_OVERHEAD_TARGET - 1:.0%} of the "
                          f"suite time ({full / b - 1:+.1%})", full / b <= PLUGIN_OVERHEAD_TARGET))
@@ -561,9 +607,10 @@ def overhead_rows(bench: Bench) -> None:
                               "all variants", "sqlite", None,
                               note="skipped: valgrind is not installed"))
         return
-    off, full_what = next(iter(variants)), list(variants)[-1]
+    off, shaped_what, _, full_what = variants
     no_gc = {f"{what}, automatic GC off": (path, ["-p", "bench_nogc", *args], env)
-             for what, (path, args, env) in variants.items() if what in (off, full_what)}
+             for what, (path, args, env) in variants.items()
+             if what in (off, shaped_what, full_what)}
     runs = variants | no_gc
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         counts = dict(zip(runs, pool.map(lambda v: bench.instructions_of(*v), runs.values()),
@@ -574,7 +621,7 @@ def overhead_rows(bench: Bench) -> None:
         bench.rows.append(Row(group, what, "sqlite", None, None, f"{counts[what] / ib:.3f}x",
                               f"{counts[what] / 1e6:,.0f} M instructions"))
     base_no_gc = counts[f"{off}, automatic GC off"]
-    for what, with_gc in zip(no_gc, (ib, ifull), strict=True):
+    for what, with_gc in zip(no_gc, (ib, counts[shaped_what], ifull), strict=True):
         count = counts[what]
         bench.rows.append(Row(group, what, "sqlite", None, None, f"{count / base_no_gc:.3f}x",
                               f"{count / 1e6:,.0f} M; automatic GC took "
