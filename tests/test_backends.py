@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -65,6 +66,22 @@ def test_compile_dialect_needs_no_server_or_driver() -> None:
                      sa.Column("s", sa.Unicode(20)))
     ddl = str(sa.schema.CreateTable(table).compile(dialect=FAMILIES["mssql"].compile_dialect()))
     assert "NVARCHAR(20)" in ddl
+
+
+def test_capabilities_as_report_data() -> None:
+    """Every family states every capability; the report gets plain JSON values."""
+    fields = ["transactional_ddl", "enforces_foreign_keys", "enforces_check", "enforces_length",
+              "case_sensitive_compare", "keeps_timezone", "insert_returning", "update_returning",
+              "max_identifier_length", "notes"]
+    for kind, family in FAMILIES.items():
+        data = family.capabilities.as_dict()
+        assert list(data) == fields, kind
+        assert isinstance(data["notes"], list), kind
+        assert json.loads(json.dumps(data)) == data, kind
+    mysql, mariadb = FAMILIES["mysql"].capabilities, FAMILIES["mariadb"].capabilities
+    assert (mysql.insert_returning, mariadb.insert_returning) == (False, True)
+    assert mariadb.transactional_ddl is mysql.transactional_ddl is False
+    assert FAMILIES["postgresql"].capabilities.transactional_ddl is True
 
 
 def test_family_for_named_backends() -> None:

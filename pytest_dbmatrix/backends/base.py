@@ -27,9 +27,7 @@ class Capabilities(NamedTuple):
     notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self._asdict().items() if k != "notes"} | {
-            "notes": list(self.notes)
-        }
+        return self._asdict() | {"notes": list(self.notes)}
 
 
 class ServerInfo(NamedTuple):
