@@ -146,22 +146,16 @@ def _sqlite_savepoints(engine):
         conn.exec_driver_sql("BEGIN")
 """
 
-FLOOR = """
+CONFTEST_HEAD = """
 import os
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from models import Base
-{sqlite}
-@pytest.fixture(scope="session")
-def engine():
-    engine = sa.create_engine(os.environ["BENCH_URL"])
-    _sqlite_savepoints(engine)
-    Base.metadata.create_all(engine)
-    yield engine
-    Base.metadata.drop_all(engine)
-    engine.dispose()
+{sqlite}"""
+"""The imports of the hand-written conftests, and their SQLite events."""
 
+SAVEPOINT_SESSION = """
 @pytest.fixture
 def db_session(engine):
     with engine.connect() as conn:
@@ -170,14 +164,20 @@ def db_session(engine):
             yield session
         transaction.rollback()
 """
+"""The hand-written savepoint fixture: each test in a rolled-back transaction."""
 
-FLOOR_SHAPED = """
-import os
-import pytest
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from models import Base
-{sqlite}
+FLOOR = CONFTEST_HEAD + """
+@pytest.fixture(scope="session")
+def engine():
+    engine = sa.create_engine(os.environ["BENCH_URL"])
+    _sqlite_savepoints(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+""" + SAVEPOINT_SESSION
+
+FLOOR_SHAPED = CONFTEST_HEAD + """
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", ["sqlite"], indirect=True, ids=["sqlite"],
@@ -199,26 +199,12 @@ def engine(backend, metadata):
     yield engine
     metadata.drop_all(engine)
     engine.dispose()
-
-@pytest.fixture
-def db_session(engine, backend):
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
-            yield session
-        transaction.rollback()
-"""
+""" + SAVEPOINT_SESSION.replace("db_session(engine)", "db_session(engine, backend)")
 """The floor in dbmatrix's shape: a session-scoped backend parameter and the same four fixtures
 (db_session, engine, backend, metadata), none of the plugin's work: what pytest itself charges
 for parametrizing by backend."""
 
-REBUILD = """
-import os
-import pytest
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from models import Base
-{sqlite}
+REBUILD = CONFTEST_HEAD + """
 @pytest.fixture(scope="session")
 def engine():
     engine = sa.create_engine(os.environ["BENCH_URL"])
