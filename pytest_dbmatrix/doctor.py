@@ -258,9 +258,9 @@ def merge(facts: list[Fact], measured: dict[str, bool]) -> list[Fact]:
         else:
             value = measured[fact.key]
             merged.append(fact._replace(value=value, verdict=_measured_verdict(fact, value),
-                                  finding=fact.finding or MEASURED_FINDING[fact.key],
-                                  detail=f"{fact.detail}; but measured on scratch objects: "
-                                         f"{'yes' if value else 'no'}"))
+                                        finding=fact.finding or MEASURED_FINDING[fact.key],
+                                        detail=f"{fact.detail}; but measured on scratch "
+                                               f"objects: {'yes' if value else 'no'}"))
     return merged
 
 

@@ -230,6 +230,6 @@ class SecretScrubber:
 
 
 KEY = pytest.StashKey[str]()
-"""The matrix row of an item; generated items may set it themselves."""
+"""The matrix row of a generated item; a parametrized item's row is `test_key` of its id."""
 BACKEND = pytest.StashKey[str]()
 """The backend of a generated (non-parametrized) item."""
