@@ -86,10 +86,10 @@ class TestTransaction:
 
     __test__ = False  # not a test class, whatever pytest's naming rules say
 
-    def __init__(self, engine: Engine, backend: LiveBackend) -> None:
+    def __init__(self, connection: Connection, backend: LiveBackend) -> None:
         self.backend = backend
         self.users = 0
-        self.connection = engine.connect()
+        self.connection = connection
         self.watch = (None if backend.capabilities.transactional_ddl
                       else DDLWatch(self.connection, backend))
         self.transaction = self.connection.begin()
@@ -106,6 +106,28 @@ class TestTransaction:
             _drop_leaked_tables(self.backend, leaked)
 
 
+def _connect(state: MatrixState, engine: Engine, backend: LiveBackend) -> Connection:
+    """A connection for the test. Once one cannot be made the backend is lost for the rest of
+    the session: its later tests fail at once, not each after the connect timeout."""
+    lost = state.lost_backends.get(backend.name)
+    if lost is not None:
+        pytest.fail(f"dbmatrix: backend {backend.name!r} was lost earlier in this session; this "
+                    f"test did not try to connect. {lost}", pytrace=False)
+    try:
+        return engine.connect()
+    except sa.exc.DBAPIError as exc:
+        from pytest_dbmatrix.errors import normalise
+
+        source = backend.server.source
+        lost = state.lost_backends[backend.name] = (
+            f"Cannot connect to {backend.masked_url} (from {source}) any more: "
+            f"{normalise(exc, state.settings.secrets).line}. Check that the server still runs, "
+            f"or change {source}")
+        exc.add_note(f"dbmatrix: backend {backend.name!r} lost mid-session; its later tests fail "
+                     f"without trying. {lost}")
+        raise
+
+
 @contextmanager
 def _test_transaction(state: MatrixState, engine: Engine,
                       backend: LiveBackend) -> Iterator[TestTransaction]:
@@ -113,7 +135,7 @@ def _test_transaction(state: MatrixState, engine: Engine,
     when the last of them is torn down, in whichever order pytest tears them down."""
     test = state.test_transaction
     if test is None:
-        test = state.test_transaction = TestTransaction(engine, backend)
+        test = state.test_transaction = TestTransaction(_connect(state, engine, backend), backend)
     test.users += 1
     try:
         yield test

@@ -124,7 +124,8 @@ class Provisioner:
         self._locks: dict[str, threading.Lock] = {}
         self.live: dict[str, LiveBackend] = {}
         self.failed: dict[str, BackendUnavailable] = {}
-        self._cleanups: list[Callable[[], None]] = []
+        self._cleanups: list[tuple[str, Callable[[], None]]] = []
+        """What to undo at the end, each with what it does for the problem it may become."""
 
     def get(self, name: str) -> LiveBackend:
         with self._lock:
@@ -179,7 +180,8 @@ class Provisioner:
             return self._sqlite(spec)
         server = providers.provide(spec, self._context())
         if server.stop:
-            self._cleanups.append(server.stop)
+            self._cleanups.append((f"{spec.name}: stopping its {server.provider} server",
+                                   server.stop))
         admin = self._engine(spec, server.url, admin=True)
         try:
             database, reaped = self._create_database(spec, admin, server)
@@ -201,7 +203,8 @@ class Provisioner:
             path = self._tmp_dir() / f"{spec.name}-{self.run.worker}.db"
             url = given.set(database=str(path))
             server = Server(url, "embedded", spec.url.source if spec.url else "default")
-            self._cleanups.append(lambda: path.unlink(missing_ok=True))
+            self._cleanups.append((f"{spec.name}: removing {path}",
+                                   lambda: path.unlink(missing_ok=True)))
             if not spec.url:
                 server.source = "default"
         engine = self._engine(spec, url, memory=memory)
@@ -251,7 +254,10 @@ class Provisioner:
                 spec.family.create_database(conn, name)
             except sa_exc.DBAPIError as exc:
                 raise self._cannot_create(spec, server, exc) from None
-        self._cleanups.append(lambda: self._drop_database(spec, server.url, name))
+        self._cleanups.append((
+            f"{spec.name}: dropping the run's database {name} on {mask_url(server.url)} (a later "
+            f"run from this host drops it if this one cannot)",
+            lambda: self._drop_database(spec, server.url, name)))
         return name, reaped
 
     def _cannot_create(self, spec: BackendSpec, server: Server,
@@ -279,7 +285,7 @@ class Provisioner:
         except sa_exc.DBAPIError as exc:
             engine.dispose()
             raise self._unreachable(spec, server, url, exc) from None
-        self._cleanups.append(engine.dispose)
+        self._cleanups.append((f"{spec.name}: closing its connections", engine.dispose))
         note = spec.family.describe_dialect(url, info)
         return LiveBackend(spec, server, url, engine, info, database, note,
                            environment=environment)
@@ -293,10 +299,10 @@ class Provisioner:
     def close(self) -> list[str]:
         """Dispose engines, drop the run's databases, stop started servers; report failures."""
         problems = []
-        for cleanup in reversed(self._cleanups):
+        for what, cleanup in reversed(self._cleanups):
             try:
                 cleanup()
             except Exception as exc:
-                problems.append(self._line(exc))
+                problems.append(f"{what}: {self._line(exc)}")
         self._cleanups.clear()
         return problems

@@ -32,6 +32,8 @@ class MatrixState:
     """The backend of the item being set up (None: the item runs on none)."""
     test_transaction: TestTransaction | None = None
     """The running test's TestTransaction, while db_connection or db_session uses it."""
+    lost_backends: dict[str, str] = field(default_factory=dict)
+    """Backends a test could no longer connect to, with the message their later tests get."""
 
     def fail_or_skip(self, message: str) -> None:
         """An unavailable backend: a skip, or an error under --dbmatrix-strict.

@@ -329,12 +329,16 @@ def test_3_after(db_connection):
 
 def test_4_after(db_session):
     assert db_session.scalar(sa.text("SELECT 1")) == 1
+
+def test_5_after(db_connection):
+    assert db_connection.scalar(sa.text("SELECT 1")) == 1
 """
 
 
 def test_server_stopping_mid_session(tmp_path: Path) -> None:
-    """The lost backend's later tests fail with the driver's error, in bounded time; the other
-    backends' results are untouched and the database that could not be dropped is reported."""
+    """The lost backend's next test fails with the driver's error and the backend is lost: the
+    tests after it fail at once without connecting (not each after the connect timeout). The
+    other backends' results are untouched; the database that could not be dropped is reported."""
     server = ThrowawayPostgres().start()
     try:
         (tmp_path / "test_inner.py").write_text(STOPPING_TESTS)
@@ -348,14 +352,27 @@ def test_server_stopping_mid_session(tmp_path: Path) -> None:
         server.stop()
     output = result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["totals"]["sqlite"] == {"passed": 4}
-    assert report["totals"]["mariadb"] == {"passed": 4}
-    assert report["totals"]["postgresql"] == {"passed": 2, "failed": 1, "error": 1}
+    assert report["totals"]["sqlite"] == {"passed": 5}
+    assert report["totals"]["mariadb"] == {"passed": 5}
+    assert report["totals"]["postgresql"] == {"passed": 2, "failed": 1, "error": 2}
     lost = {i["test"]: i["failed_on"]["postgresql"]["error"]
             for i in report["incompatibilities"]}
     assert lost["test_inner.py::test_3_after"]["exception"] == "OperationalError"
+    assert lost["test_inner.py::test_4_after"]["exception"] == "OperationalError"
     assert "Connection refused" in lost["test_inner.py::test_4_after"]["message"]
-    assert re.search(r"dbmatrix cleanup problem: .*Connection refused", output), output
+    assert lost["test_inner.py::test_5_after"]["exception"] == "Failed"
+    assert re.match(r"dbmatrix: backend 'postgresql' was lost earlier in this session; this "
+                    r"test did not try to connect\. Cannot connect to postgresql\+psycopg2://"
+                    r"postgres:\*\*\*@127\.0\.0\.1:\d+/dbmatrix_\w+ \(from env "
+                    r"DBMATRIX_POSTGRESQL_URL\) any more: .*Connection refused",
+                    lost["test_inner.py::test_5_after"]["message"])
+    assert re.search(r"dbmatrix: backend 'postgresql' lost mid-session; its later tests fail "
+                     r"without trying\. Cannot connect to", output), output  # test_4's note
+    assert "Check that the server still runs, or change env DBMATRIX_POSTGRESQL_URL" in output
+    assert re.search(r"dbmatrix cleanup problem: postgresql: dropping the run's database "
+                     r"dbmatrix_\w+ on postgresql\+psycopg2://postgres:\*\*\*@127\.0\.0\.1:\d+/"
+                     r"postgres \(a later run from this host drops it if this one cannot\): "
+                     r"OperationalError: .*Connection refused", output), output
     assert PASSWORD not in output
 
 
