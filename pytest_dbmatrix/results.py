@@ -20,6 +20,11 @@ class Cell:
     error: dict[str, Any] | None = None
     reason: str | None = None
 
+    @property
+    def lost(self) -> bool:
+        """It could not run: its backend was lost mid-session (the set-up found no server)."""
+        return self.error is not None and self.error.get("lost", False)
+
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "duration": round(self.duration, 6),
                 "error": self.error, "reason": self.reason}
@@ -116,10 +121,25 @@ class ResultMatrix:
             if len(cells) < 2:
                 continue  # a test run on one backend cannot differ between backends
             passed = tuple(b for b, c in cells.items() if c.outcome == "passed")
-            failed = {b: c for b, c in cells.items() if c.outcome in FAILING}
+            failed = {b: c for b, c in cells.items() if c.outcome in FAILING and not c.lost}
             if passed and failed:
                 found.append(Incompatibility(test, passed, failed))
         return found
+
+    def lost(self) -> dict[str, dict[str, Any]]:
+        """Backends lost mid-session: the first test that could not connect, the number of
+        tests that could not run on them, and the error."""
+        lost: dict[str, dict[str, Any]] = {}
+        for test, cells in self.tests.items():
+            for backend, cell in cells.items():
+                if not cell.lost:
+                    continue
+                entry = lost.get(backend)
+                if entry is None:
+                    lost[backend] = {"first": test, "tests": 1, "error": cell.error}
+                else:
+                    entry["tests"] += 1
+        return lost
 
     def differs(self, test: str) -> bool:
         outcomes = {c.outcome for c in self.tests[test].values()}

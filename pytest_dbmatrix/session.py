@@ -127,6 +127,8 @@ class MatrixSession:
             from pytest_dbmatrix.errors import normalise  # only when a test fails
 
             error = normalise(excinfo.value, self.state.settings.secrets).as_dict()
+            if call.when == "setup" and row[0] in self.state.lost_backends:
+                error["lost"] = True  # the server, not the test: no incompatibility
             self._errors[item.nodeid, call.when] = error
 
     def _add_properties(self, item: pytest.Item, backend: str) -> None:

@@ -344,7 +344,7 @@ def test_server_stopping_mid_session(tmp_path: Path) -> None:
         (tmp_path / "test_inner.py").write_text(STOPPING_TESTS)
         result = run_pytest(tmp_path, "--dbmatrix=sqlite,postgresql,mariadb", "--dbmatrix-strict",
                             f"--dbmatrix-connect-timeout={CONNECT_TIMEOUT}",
-                            "--dbmatrix-report=report.json",
+                            "--dbmatrix-report=report.json", "--dbmatrix-html=report.html",
                             env=clean_env(DBMATRIX_POSTGRESQL_URL=server.url(),
                                           DBMATRIX_MARIADB_URL=LIVE_URLS["mariadb"],
                                           STOP_SERVER="|".join(server.stop_command)))
@@ -355,17 +355,28 @@ def test_server_stopping_mid_session(tmp_path: Path) -> None:
     assert report["totals"]["sqlite"] == {"passed": 5}
     assert report["totals"]["mariadb"] == {"passed": 5}
     assert report["totals"]["postgresql"] == {"passed": 2, "failed": 1, "error": 2}
-    lost = {i["test"]: i["failed_on"]["postgresql"]["error"]
-            for i in report["incompatibilities"]}
-    assert lost["test_inner.py::test_3_after"]["exception"] == "OperationalError"
-    assert lost["test_inner.py::test_4_after"]["exception"] == "OperationalError"
-    assert "Connection refused" in lost["test_inner.py::test_4_after"]["message"]
-    assert lost["test_inner.py::test_5_after"]["exception"] == "Failed"
+    assert [i["test"] for i in report["incompatibilities"]] == ["test_inner.py::test_3_after"]
+    failed = report["incompatibilities"][0]["failed_on"]["postgresql"]["error"]
+    assert failed["exception"] == "OperationalError" and "lost" not in failed
+    errors = {row["test"]: row["results"]["postgresql"]["error"] for row in report["tests"]}
+    assert errors["test_inner.py::test_4_after"]["exception"] == "OperationalError"
+    assert "Connection refused" in errors["test_inner.py::test_4_after"]["message"]
+    assert errors["test_inner.py::test_4_after"]["lost"] is True
+    assert errors["test_inner.py::test_5_after"]["exception"] == "Failed"
+    assert errors["test_inner.py::test_5_after"]["lost"] is True
     assert re.match(r"dbmatrix: backend 'postgresql' was lost earlier in this session; this "
                     r"test did not try to connect\. Cannot connect to postgresql\+psycopg2://"
                     r"postgres:\*\*\*@127\.0\.0\.1:\d+/dbmatrix_\w+ \(from env "
                     r"DBMATRIX_POSTGRESQL_URL\) any more: .*Connection refused",
-                    lost["test_inner.py::test_5_after"]["message"])
+                    errors["test_inner.py::test_5_after"]["message"])
+    assert report["lost_backends"] == {"postgresql": {
+        "first": "test_inner.py::test_4_after", "tests": 2,
+        "error": errors["test_inner.py::test_4_after"]}}
+    assert re.search(r"dbmatrix: postgresql was lost mid-session at test_inner\.py::test_4_after: "
+                     r"OperationalError: .*Connection refused; 2 test\(s\) from there on could "
+                     r"not run on it \(not counted as incompatibilities\)", output), output
+    page = (tmp_path / "report.html").read_text()
+    assert "<b>postgresql was lost mid-session</b> at test_inner.py::test_4_after" in page
     assert re.search(r"dbmatrix: backend 'postgresql' lost mid-session; its later tests fail "
                      r"without trying\. Cannot connect to", output), output  # test_4's note
     assert "Check that the server still runs, or change env DBMATRIX_POSTGRESQL_URL" in output

@@ -21,7 +21,7 @@ SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "ski
            "xfailed": "xfail", "xpassed": "XPASS"}
 OUTCOMES = tuple(SYMBOLS)
 KNOWN_KEYS = {"schema", "plugin_version", "created", "backends", "totals", "tests",
-              "incompatibilities"}
+              "incompatibilities", "lost_backends"}
 
 CSS = """
 :root{--pass:#c8e6c9;--fail:#ffcdd2;--skip:#eeeeee;--xfail:#fff3c4;--xpass:#ffd8a8;
@@ -36,6 +36,7 @@ h1{font-size:1.4rem;margin:0 0 4px}h2{font-size:1.15rem;margin:24px 0 8px}
 grid-template-columns:auto 1fr;gap:2px 8px;font-size:.85rem}.card dt{color:var(--muted)}
 .card dd{margin:0;overflow-wrap:anywhere}
 .unavailable{border-color:#c62828}
+.lost{background:var(--fail);border-radius:6px;padding:6px 10px}
 .controls{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center;margin:8px 0}
 .controls input[type=search]{padding:6px;min-width:200px;flex:1 1 200px;max-width:420px}
 .controls label{font-size:.9rem;white-space:nowrap}
@@ -244,6 +245,15 @@ def _incompatibilities(data: dict[str, Any], backends: list[str],
                              "every backend where it passed.</p>"
 
 
+def _lost(data: dict[str, Any]) -> str:
+    """A warning per backend lost mid-session (reports of older versions have none)."""
+    return "".join(
+        f"<p class='lost'><b>{_e(backend)} was lost mid-session</b> at {_e(lost['first'])}: "
+        f"{_e(lost['error'].get('line'))}; {lost['tests']} test(s) from there on could not run "
+        f"on it (not counted as incompatibilities).</p>"
+        for backend, lost in data.get("lost_backends", {}).items())
+
+
 def _sections(data: dict[str, Any]) -> str:
     extra = {k: v for k, v in data.items() if k not in KNOWN_KEYS}
     return "".join(
@@ -287,7 +297,7 @@ def render(data: dict[str, Any]) -> str:
         f"{_summary(data, backends, spent)}</header>"
         f"<h2>Matrix</h2>{_controls(backends)}{_matrix(data, backends, anchors)}"
         f"<h2 id='incompatibilities'>Incompatibilities ({n_inc})</h2>"
-        f"{_incompatibilities(data, backends, anchors)}"
+        f"{_lost(data)}{_incompatibilities(data, backends, anchors)}"
         f"<h2>Backends</h2><div class='cards'>{cards}</div>"
         + (f"<h2>More</h2>{extra}" if extra else "")
         + f"<script>{JS}</script></body></html>\n"

@@ -28,6 +28,7 @@ def build(state: MatrixState) -> dict[str, Any]:
             for test, cells in matrix.tests.items()
         ],
         "incompatibilities": [i.as_dict(dialects) for i in matrix.incompatibilities()],
+        "lost_backends": matrix.lost(),
     }
     for key, section in state.report_sections.items():
         data[key] = section()

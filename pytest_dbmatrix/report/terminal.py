@@ -111,6 +111,10 @@ def write_summary(tr: Any, state: MatrixState) -> None:
     if failing_everywhere:
         tr.write_line(f"({len(failing_everywhere)} tests fail on every backend: not "
                       f"incompatibilities, ordinary failures)")
+    for backend, lost in matrix.lost().items():
+        tr.write_line(f"dbmatrix: {backend} was lost mid-session at {lost['first']}: "
+                      f"{lost['error']['line']}; {lost['tests']} test(s) from there on could not "
+                      f"run on it (not counted as incompatibilities)", red=True)
     for problem in state.cleanup_problems:
         tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)
     for path in filter(None, (state.settings.report.value,)):
