@@ -116,13 +116,7 @@ def _connect(state: MatrixState, engine: Engine, backend: LiveBackend) -> Connec
     try:
         return engine.connect()
     except sa.exc.DBAPIError as exc:
-        from pytest_dbmatrix.errors import normalise
-
-        source = backend.server.source
-        lost = state.lost_backends[backend.name] = (
-            f"Cannot connect to {backend.masked_url} (from {source}) any more: "
-            f"{normalise(exc, state.settings.secrets).line}. Check that the server still runs, "
-            f"or change {source}")
+        lost = state.lost_backends[backend.name] = state.provisioner.lost_reason(backend, exc)
         exc.add_note(f"dbmatrix: backend {backend.name!r} lost mid-session; its later tests fail "
                      f"without trying. {lost}")
         raise

@@ -236,6 +236,12 @@ class Provisioner:
             f"that the server runs and the URL is right, or change {server.source}",
         )
 
+    def lost_reason(self, backend: LiveBackend, exc: BaseException) -> str:
+        """Why a live backend's tests cannot run any more: a new connection failed."""
+        source = backend.server.source
+        return (f"Cannot connect to {backend.masked_url} (from {source}) any more: "
+                f"{self._line(exc)}. Check that the server still runs, or change {source}")
+
     def _create_database(self, spec: BackendSpec, admin: Engine,
                          server: Server) -> tuple[str, list[str]]:
         name = self.run.database_name(spec.name)
