@@ -76,7 +76,7 @@ class Fact(NamedTuple):
     def hint(self) -> str | None:
         if not self.finding:
             return None
-        from pytest_dbmatrix.hazards import hint_for  # the catalogue, only for a finding
+        from pytest_dbmatrix.catalogue import hint_for  # the catalogue, only for a finding
 
         return hint_for(self.finding)
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.run_state import MatrixState
 
 
 def load_metadata(target: str, source: str) -> sa.MetaData:

@@ -7,6 +7,7 @@ import importlib
 import pytest
 
 from pytest_dbmatrix.fixtures import matrix_fixtures
+from pytest_dbmatrix.matrix_hooks import MatrixSession, SecretScrubber
 from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for migration tests
     dbmatrix_alembic,
     dbmatrix_alembic_config,
@@ -17,10 +18,9 @@ from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for m
 from pytest_dbmatrix.options import MARKER_SPEC, add_options
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.report.header import settings_lines
-from pytest_dbmatrix.run import RunIdentity
-from pytest_dbmatrix.session import MatrixSession, SecretScrubber
+from pytest_dbmatrix.run_identity import RunIdentity
+from pytest_dbmatrix.run_state import STATE, MatrixState, get_state
 from pytest_dbmatrix.settings import resolve
-from pytest_dbmatrix.state import STATE, MatrixState, get_state
 from pytest_dbmatrix.xdist import XdistHooks, run_identity
 
 FEATURES = {

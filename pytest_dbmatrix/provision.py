@@ -19,7 +19,7 @@ from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
 from pytest_dbmatrix.facts import connection_environment
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, Server
 from pytest_dbmatrix.redact import mask_url
-from pytest_dbmatrix.run import RunIdentity, stale_databases
+from pytest_dbmatrix.run_identity import RunIdentity, stale_databases
 from pytest_dbmatrix.settings import BackendSpec, Settings
 
 if TYPE_CHECKING:

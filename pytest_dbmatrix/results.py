@@ -36,7 +36,7 @@ class Incompatibility(NamedTuple):
     failed_on: dict[str, Cell]
 
     def as_dict(self, dialects: dict[str, str]) -> dict[str, Any]:
-        from pytest_dbmatrix.hazards import find_hazard  # only when results differ
+        from pytest_dbmatrix.catalogue import find_hazard  # only when results differ
 
         failures = {}
         for backend, cell in self.failed_on.items():

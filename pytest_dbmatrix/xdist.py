@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.run import RunIdentity
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.run_identity import RunIdentity
+from pytest_dbmatrix.run_state import MatrixState
 
 RUN_ID = "dbmatrix_run_id"
 

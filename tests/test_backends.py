@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from pytest_dbmatrix.backends import FAMILIES, family_for
 from pytest_dbmatrix.backends.base import checked_identifier
+from pytest_dbmatrix.catalogue import HAZARDS, find_hazard
 from pytest_dbmatrix.errors import normalise
-from pytest_dbmatrix.hazards import HAZARDS, find_hazard
-from pytest_dbmatrix.run import RunIdentity, is_plugin_database, stale_databases
+from pytest_dbmatrix.run_identity import RunIdentity, is_plugin_database, stale_databases
 
 COMPILE_ONLY = {"oracle"}  # dialects checked statically by the conformance suite, never run
 

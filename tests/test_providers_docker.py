@@ -15,7 +15,7 @@ from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext
 from pytest_dbmatrix.providers import docker as provider
 from pytest_dbmatrix.providers.registry import Record
-from pytest_dbmatrix.run import RunIdentity
+from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import BackendSpec, Sourced
 from tests import providers_support
 

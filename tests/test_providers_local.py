@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, local, registry
-from pytest_dbmatrix.run import RunIdentity
+from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import BackendSpec, Sourced
 from tests import providers_support
 from tests.providers_support import records_left, server_pids, start_pytest, wait_for_file

@@ -30,7 +30,7 @@ import pytest
 import sqlalchemy as sa
 
 from pytest_dbmatrix.backends import FAMILIES
-from pytest_dbmatrix.run import host_tag as run_host
+from pytest_dbmatrix.run_identity import host_tag as run_host
 from tests.conftest import LIVE_URLS
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.live import Outcome, TableScenario, error_line
 from pytest_dbmatrix.conformance.rows import Rejected, Row, where
@@ -20,7 +21,6 @@ from pytest_dbmatrix.conformance.schema import (
     user_checks,
 )
 from pytest_dbmatrix.conformance.values import CannotGenerate, base_type, base_value, show
-from pytest_dbmatrix.hazards import find_hazard
 
 ORPHAN = 987_654
 CHECK_CANDIDATES: tuple[tuple[type[Any], tuple[Any, ...]], ...] = (

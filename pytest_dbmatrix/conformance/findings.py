@@ -6,16 +6,16 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pytest_dbmatrix.hazards import hint_for as hazard_hint
+from pytest_dbmatrix.catalogue import hint_for as hazard_hint
 
 TIERS = ("static", "live", "constraint", "differential")
 
 
 def hint_for(category: str) -> str:
-    """The fix of a category, from the one table in hazards.py; every category must have one."""
+    """The fix of a category, from the one table in catalogue.py; every category must have one."""
     hint = hazard_hint(category)
     if hint is None:
-        raise ValueError(f"finding category {category!r} has no entry in hazards.py")
+        raise ValueError(f"finding category {category!r} has no entry in catalogue.py")
     return hint
 
 

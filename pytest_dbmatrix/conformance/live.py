@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
+from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.rows import Rejected, Row, Rows, where
 from pytest_dbmatrix.conformance.schema import SchemaPlan, checked, foreign_keys, in_unique
@@ -28,7 +29,6 @@ from pytest_dbmatrix.conformance.values import (
     show,
 )
 from pytest_dbmatrix.errors import normalise
-from pytest_dbmatrix.hazards import find_hazard
 
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from pytest_dbmatrix.conformance.execution import Runner
 from pytest_dbmatrix.conformance.findings import Finding, FindingLog
 from pytest_dbmatrix.conformance.items import (
     MARKER_SPEC,
@@ -18,13 +19,12 @@ from pytest_dbmatrix.conformance.items import (
 )
 from pytest_dbmatrix.conformance.prefetch import Check, Prefetch
 from pytest_dbmatrix.conformance.report import write_summary
-from pytest_dbmatrix.conformance.runner import Runner
 from pytest_dbmatrix.conformance.schema import SchemaPlan
 from pytest_dbmatrix.conformance.static import DIALECTS, RULES, check_table
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.fixtures import load_metadata
-from pytest_dbmatrix.session import BACKEND, KEY
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.matrix_hooks import BACKEND, KEY
+from pytest_dbmatrix.run_state import MatrixState
 
 LIVE_TIERS = ("create", "roundtrip", "constraints")
 

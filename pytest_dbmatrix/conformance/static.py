@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.schema import (
     CASCADING,
@@ -20,7 +21,6 @@ from pytest_dbmatrix.conformance.schema import (
     key_sets,
     unique_sets,
 )
-from pytest_dbmatrix.hazards import find_hazard
 
 LOB_TYPES = (sa.Text, sa.LargeBinary, sa.JSON, sa.PickleType)
 COMPILE_CATEGORIES = ("varchar-length", "array", "identifier-length")

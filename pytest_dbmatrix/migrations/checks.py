@@ -13,13 +13,13 @@ from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 
-from pytest_dbmatrix.hazards import find_hazard
+from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
+from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
 from pytest_dbmatrix.migrations.context import BackendMigrations, Step
 from pytest_dbmatrix.migrations.findings import Finding, MigrationFailure
-from pytest_dbmatrix.migrations.hazards import alter_intents, scan
 from pytest_dbmatrix.migrations.history import History
-from pytest_dbmatrix.migrations.runner import DDL, Capture, ContractBroken, InjectedFailure
+from pytest_dbmatrix.migrations.revision_scan import alter_intents, scan
 
 ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
 """A revision module may list "table.column" (or "table") whose data it drops on purpose."""

@@ -9,9 +9,9 @@ from alembic.script import Script
 
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.migrations import snapshot
+from pytest_dbmatrix.migrations.alembic_run import Capture, ContractBroken, EnvFacts, Runner
 from pytest_dbmatrix.migrations.database import MigrationDatabase
 from pytest_dbmatrix.migrations.history import History
-from pytest_dbmatrix.migrations.runner import Capture, ContractBroken, EnvFacts, Runner
 from pytest_dbmatrix.provision import LiveBackend
 
 

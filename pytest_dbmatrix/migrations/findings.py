@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_dbmatrix.hazards import hint_for
+from pytest_dbmatrix.catalogue import hint_for
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.provision import LiveBackend
-from pytest_dbmatrix.state import get_state
+from pytest_dbmatrix.run_state import get_state
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from pytest_dbmatrix.migrations.alembic_run import Runner
     from pytest_dbmatrix.migrations.database import MigrationDatabase
-    from pytest_dbmatrix.migrations.runner import Runner
 
 RevisionData = dict[str, dict[str, list[dict[str, Any]]]]
 """revision -> table -> rows."""
@@ -167,8 +167,8 @@ def dbmatrix_alembic(dbmatrix_alembic_database: MigrationDatabase,
                      dbmatrix_before_revision_data: RevisionData,
                      dbmatrix_at_revision_data: RevisionData) -> AlembicHelper:
     """An empty database on this backend and the methods to migrate it and seed rows."""
+    from pytest_dbmatrix.migrations.alembic_run import Runner
     from pytest_dbmatrix.migrations.history import History
-    from pytest_dbmatrix.migrations.runner import Runner
 
     dbmatrix_alembic_database.reset()
     runner = Runner(History(dbmatrix_alembic_config), dbmatrix_alembic_database)

@@ -33,7 +33,7 @@ from pytest_dbmatrix.providers.ready import (
     wait_until_ready,
 )
 from pytest_dbmatrix.providers.registry import Record
-from pytest_dbmatrix.run import host_tag
+from pytest_dbmatrix.run_identity import host_tag
 from pytest_dbmatrix.settings import BackendSpec
 
 ENGINE_TIMEOUT = 3.0

@@ -31,7 +31,7 @@ from pytest_dbmatrix.providers import registry, shared
 from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
 from pytest_dbmatrix.providers.ready import NotReady, ensure_database, free_port, wait_until_ready
 from pytest_dbmatrix.providers.registry import Record
-from pytest_dbmatrix.run import pid_alive
+from pytest_dbmatrix.run_identity import pid_alive
 from pytest_dbmatrix.settings import BackendSpec
 
 DATABASE = "test"

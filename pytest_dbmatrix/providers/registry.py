@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 
-from pytest_dbmatrix.run import host_tag, pid_alive
+from pytest_dbmatrix.run_identity import host_tag, pid_alive
 
 KEPT = "up"
 """The run id of servers started by `dbmatrix up`: kept until `dbmatrix down`."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pytest_dbmatrix.facts import problem_lines, summary_line
 from pytest_dbmatrix.redact import mask_url
+from pytest_dbmatrix.run_state import MatrixState
 from pytest_dbmatrix.settings import Settings
-from pytest_dbmatrix.state import MatrixState
 
 
 def settings_lines(settings: Settings) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_dbmatrix.redact import scrub
 from pytest_dbmatrix.report import json_report
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.run_state import MatrixState
 
 SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip",
            "xfailed": "xfail", "xpassed": "XPASS"}

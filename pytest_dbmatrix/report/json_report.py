@@ -9,7 +9,7 @@ from typing import Any
 
 from pytest_dbmatrix import __version__
 from pytest_dbmatrix.redact import scrub
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.run_state import MatrixState
 
 SCHEMA = "pytest-dbmatrix/report/1"
 

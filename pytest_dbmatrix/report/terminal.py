@@ -7,7 +7,7 @@ from typing import Any
 
 from pytest_dbmatrix.report.header import served_by
 from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.run_state import MatrixState
 
 SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip",
            "xfailed": "xfail", "xpassed": "XPASS"}

@@ -21,7 +21,7 @@ from pytest_dbmatrix.conformance.worker import Job, Task, run
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
-from pytest_dbmatrix.state import MatrixState
+from pytest_dbmatrix.run_state import MatrixState
 
 Tier = Callable[..., Outcome]
 OFFLOAD_MIN_TASKS = 50

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.results import ResultMatrix
-from pytest_dbmatrix.run import RunIdentity
+from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import Settings
 
 if TYPE_CHECKING:

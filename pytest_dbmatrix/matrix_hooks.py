@@ -11,7 +11,7 @@ from pytest_dbmatrix.options import MARKER
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.redact import scrub
 from pytest_dbmatrix.report import header, terminal
-from pytest_dbmatrix.state import BACKEND_PARAM, MatrixState
+from pytest_dbmatrix.run_state import BACKEND_PARAM, MatrixState
 
 
 def backend_of(item: pytest.Item) -> str | None:
