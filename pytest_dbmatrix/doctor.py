@@ -28,7 +28,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool, StaticPool
 
-from pytest_dbmatrix.backends import FAMILIES, family_for
+from pytest_dbmatrix.backends import LIVE, family_for
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.facts import (
     ConnectionProbe,
@@ -298,15 +298,14 @@ def parse_url(text: str | None) -> URL:
                         f"dialect+driver://user:password@host:port/database") from None
     if family_for("", url.get_backend_name()) is None:
         raise Unchecked(f"unsupported database {url.get_backend_name()!r}: use one of "
-                        f"{', '.join(FAMILIES)}")
+                        f"{', '.join(LIVE)}")
     return url
 
 
 def _engine(url: URL, timeout: float, init_sql: list[str], **options: Any) -> Engine:
     family = family_for("", url.get_backend_name())
     assert family is not None
-    if family.kind == "mssql":
-        url = family.with_driver_defaults(url)  # type: ignore[attr-defined]
+    url = family.with_driver_defaults(url)
     options.setdefault("connect_args", family.connect_args(url, timeout))
     try:
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)

@@ -14,7 +14,6 @@ _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt,
     ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }
-MYSQL_PRODUCTS = frozenset({"mysql", "mariadb"})
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,7 @@ class Predicate:
         if not target.live:
             if self.name in target.names:
                 return None if self.op else True
-            both_mysql = self.name in MYSQL_PRODUCTS and target.kind in MYSQL_PRODUCTS
-            return None if both_mysql else False
+            return None if _may_be_served_by(target.kind, self.name) else False
         if self.name not in target.names:
             return False
         if self.op is None or self.version is None:
@@ -60,6 +58,15 @@ class Predicate:
         width = max(len(have), len(self.version))
         pad = (0,) * width
         return _OPS[self.op]((have + pad)[:width], (self.version + pad)[:width])
+
+
+def _may_be_served_by(kind: str, name: str) -> bool:
+    """Whether a backend of family `kind` may turn out to run on a `name` server (a mysql
+    backend on MariaDB): only the live server can tell."""
+    from pytest_dbmatrix.backends import FAMILIES
+
+    family = FAMILIES.get(kind)
+    return family is not None and family.reaches(name)
 
 
 def parse_predicate(text: object) -> Predicate:

@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
-from pytest_dbmatrix.backends import FAMILIES, URL_FAMILY
+from pytest_dbmatrix.backends import LIVE, for_dialect
 from pytest_dbmatrix.backends.base import ServerInfo
 
 Verdict = Literal["ok", "info", "warn", "block"]
@@ -88,7 +88,8 @@ class Fact(NamedTuple):
 
 def family_kind(dialect: str) -> str:
     """The gatherer family of a dialect name: mariadb reads like mysql."""
-    kind = URL_FAMILY.get(dialect, dialect)
+    family = for_dialect(dialect)
+    kind = family.kind if family else dialect
     return "mysql" if kind == "mariadb" else kind
 
 
@@ -317,7 +318,7 @@ def environment(probe: Probe, dialect: str, info: ServerInfo | None = None,
     kind = family_kind(dialect)
     if kind not in GATHERERS:
         raise ValueError(f"no environment facts for dialect {dialect!r}: known are "
-                         f"{', '.join(FAMILIES)}")
+                         f"{', '.join(LIVE)}")
     found: list[Fact] = []
     try:
         info = info or server_info(probe, dialect)

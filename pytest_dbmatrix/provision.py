@@ -86,8 +86,7 @@ class LiveBackend:
         from pytest_dbmatrix.exclusions import Identity  # for marker rules only
 
         return Identity(self.name, self.family.kind, self.dialect,
-                        self.info.product.lower().replace("sql server", "mssql"),
-                        self.info.version)
+                        self.family.served_by(self.info).kind, self.info.version)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,6 @@ from pytest_dbmatrix.redact import scrub
 T = TypeVar("T")
 OPTION_BY_INI = {o.ini: o for o in OPTIONS}
 PROVIDERS = ("url", "docker", "local")
-MYSQL_FAMILY = {"mysql", "mariadb"}
 
 
 class Sourced(NamedTuple, Generic[T]):
@@ -169,7 +168,7 @@ def _spec(name: str, urls: dict[str, Sourced[str]], providers: dict[str, Sourced
             f"must start with one of them (postgresql16) or have a URL "
             f"(--dbmatrix-url {name}=URL or {env_var_for(name)})"
         )
-    if named and url and named.kind != family.kind and {named.kind, family.kind} - MYSQL_FAMILY:
+    if named and url and not named.reaches(family.kind):
         raise pytest.UsageError(
             f"dbmatrix: backend {name!r} has a {family.kind} URL from {url.source}; "
             f"use a {named.kind} URL or another backend name"

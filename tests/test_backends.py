@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from pytest_dbmatrix.backends import FAMILIES, family_for
-from pytest_dbmatrix.backends.base import checked_identifier
+from pytest_dbmatrix.backends import FAMILIES, LIVE, OFFLINE_ONLY, family_for, for_dialect
+from pytest_dbmatrix.backends.base import BackendUnavailable, ServerInfo, checked_identifier
+from pytest_dbmatrix.backends.recipes import Binaries
 from pytest_dbmatrix.catalogue import HAZARDS, find_hazard
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.run_identity import RunIdentity, is_plugin_database, stale_databases
@@ -122,3 +124,76 @@ def test_every_hazard_has_a_hint_and_known_dialects() -> None:
                         "mysql")
     assert found is not None and found.id == "varchar-length"
     assert find_hazard("VARCHAR requires a length", "postgresql") is None
+
+
+def test_registry_separates_live_from_offline_only_families() -> None:
+    assert LIVE == ("sqlite", "postgresql", "mysql", "mariadb", "mssql")
+    assert OFFLINE_ONLY == ("oracle",)
+    assert list(FAMILIES) == [*LIVE, *OFFLINE_ONLY]
+    assert family_for("oracle", "oracle") is None  # never selectable as a backend
+    assert family_for("legacy", "postgres") is FAMILIES["postgresql"]  # a URL alias
+
+
+def test_lookup_by_sqlalchemy_dialect_name() -> None:
+    for kind in FAMILIES:
+        family = for_dialect(kind)
+        assert family is not None and family.kind == kind
+        assert family.compile_dialect().name == kind
+    assert for_dialect("firebird") is None
+    oracle = FAMILIES["oracle"]
+    assert oracle.offline_url == "oracle://" and FAMILIES["mariadb"].offline_url == "mariadb://"
+    assert oracle.container_recipe() is None and oracle.local_recipe() is None
+
+
+def test_mariadb_and_mysql_reach_each_others_servers_only() -> None:
+    mysql, mariadb, postgresql = FAMILIES["mysql"], FAMILIES["mariadb"], FAMILIES["postgresql"]
+    assert mysql.reaches("mariadb") and mariadb.reaches("mysql") and mysql.reaches("mysql")
+    assert not postgresql.reaches("mysql") and not mysql.reaches("postgresql")
+    maria_server = ServerInfo("MariaDB", (10, 11), "10.11.6")
+    assert mysql.served_by(maria_server) is mariadb
+    assert mariadb.served_by(ServerInfo("MySQL", (8, 0), "8.0.36")) is mysql
+    assert postgresql.served_by(ServerInfo("PostgreSQL", (15,), "15")) is postgresql
+    assert FAMILIES["mssql"].served_by(ServerInfo("SQL Server", (16,), "16.0")).kind == "mssql"
+
+
+def test_container_recipes_per_family() -> None:
+    recipes = {kind: FAMILIES[kind].container_recipe() for kind in LIVE}
+    assert recipes["sqlite"] is None
+    postgresql, mysql, mariadb, mssql = (recipes[k] for k in LIVE[1:])
+    assert postgresql and mysql and mariadb and mssql
+    assert (postgresql.port, mysql.port, mariadb.port, mssql.port) == (5432, 3306, 3306, 1433)
+    assert mariadb.command is mysql.command and mariadb.timeout < mysql.timeout
+    assert mariadb.environment("pw", 1, False) == {"MARIADB_ROOT_PASSWORD": "pw",
+                                                   "MARIADB_DATABASE": "test"}
+    assert postgresql.environment("pw", 4000, True)["PGPORT"] == "4000"
+    assert "PGPORT" not in postgresql.environment("pw", 4000, False)
+    assert "listen_addresses=*" in postgresql.command(5432, False)
+    assert mssql.command(1433, False) is None and mssql.admin_database == "master"
+
+
+def test_local_recipes_per_family(tmp_path: Path) -> None:
+    postgresql, mysql, mariadb = (FAMILIES[k].local_recipe() for k in LIVE[1:4])
+    assert postgresql and mysql and mariadb is mysql  # MariaDB has no local recipe of its own
+    assert FAMILIES["sqlite"].local_recipe() is None and FAMILIES["mssql"].local_recipe() is None
+    found = Binaries("/x/postgres", ("/x/initdb",), "PostgreSQL", "PostgreSQL binaries in /x")
+    argv = postgresql.initialise(found, tmp_path / "data", "pw", None)
+    assert argv[:3] == ["/x/initdb", "-D", str(tmp_path / "data")]
+    assert (tmp_path / "pwfile").read_text() == "pw\n"
+    assert (tmp_path / "pwfile").stat().st_mode & 0o077 == 0
+    url = mysql.admin_url("mysql+pymysql", 4001, "pw")
+    assert (url.username, url.port, url.password) == ("root", 4001, "pw")
+    maria = Binaries("/x/mariadbd", ("/x/mariadb-install-db",), "MariaDB", "MariaDB binaries")
+    setup = mysql.initialise(maria, tmp_path / "data", "pw", None)
+    assert setup[0] == "/x/mariadb-install-db" and "--skip-test-db" in setup
+    assert "IDENTIFIED BY 'pw'" in (tmp_path / "init.sql").read_text()
+    assert mysql.socket and mysql.socket(tmp_path) == tmp_path / "mysqld.sock"
+    assert f"--socket={tmp_path / 'mysqld.sock'}" in mysql.command(maria, tmp_path, 4001)
+
+
+def test_server_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    postgresql = FAMILIES["postgresql"]
+    assert postgresql.server_driver("pg") == ("postgresql+psycopg2", {})
+    monkeypatch.setattr(type(postgresql), "driver_module", "no_such_driver_module")
+    with pytest.raises(BackendUnavailable, match=r"no_such_driver_module is not installed: "
+                                                 r"pip install 'pytest-dbmatrix\[postgresql\]'"):
+        postgresql.server_driver("pg")

@@ -68,6 +68,7 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
                 "pytest_dbmatrix.migrations.data", "pytest_dbmatrix.report.json_report",
                 "pytest_dbmatrix.backends.postgresql", "pytest_dbmatrix.backends.mysql",
                 "pytest_dbmatrix.backends.mariadb", "pytest_dbmatrix.backends.mssql",
+                "pytest_dbmatrix.backends.oracle", "pytest_dbmatrix.backends.recipes",
                 "concurrent.futures.thread")
 
         def test_nothing_lazy_imported(db_session):

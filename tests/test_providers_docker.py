@@ -12,6 +12,8 @@ import testcontainers.core.docker_client as tc_client
 from sqlalchemy.engine import URL
 
 from pytest_dbmatrix.backends import FAMILIES
+from pytest_dbmatrix.backends.mssql.containers import mssql_driver
+from pytest_dbmatrix.backends.recipes import ContainerRecipe
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext
 from pytest_dbmatrix.providers import docker as provider
 from pytest_dbmatrix.providers.registry import Record
@@ -101,6 +103,12 @@ def _spec(name: str, image: str | None = None) -> BackendSpec:
                        image=Sourced(image, "option --dbmatrix-image") if image else None)
 
 
+def _recipe(name: str) -> ContainerRecipe:
+    recipe = FAMILIES[name].container_recipe()
+    assert recipe is not None
+    return recipe
+
+
 def _record(name: str) -> Record:
     run = RunIdentity.new()
     return Record(f"{run.run_id}-docker-{name}", name, "docker", run.run_id)
@@ -112,7 +120,7 @@ def test_container_arguments(monkeypatch: pytest.MonkeyPatch, network: str) -> N
     monkeypatch.setattr(tc_client, "DockerClient", FakeTcClient)
     monkeypatch.setattr(provider, "engine", lambda name: FakeEngine())
     record = _record("postgresql")
-    recipe = provider.RECIPES["postgresql"]
+    recipe = _recipe("postgresql")
     provider._run(_spec("postgresql"), "postgres:16", recipe, record, 40001, "pw",
                   network == "host", 1)
     (call,) = FakeTcClient.calls
@@ -133,7 +141,7 @@ def test_container_arguments(monkeypatch: pytest.MonkeyPatch, network: str) -> N
 
 def test_mysql_family_arguments_suit_mysql_and_mariadb_images() -> None:
     for name, prefix in (("mysql", "MYSQL"), ("mariadb", "MARIADB")):
-        recipe = provider.RECIPES[name]
+        recipe = _recipe(name)
         assert recipe.environment("pw", 40002, True) == {f"{prefix}_ROOT_PASSWORD": "pw",
                                                          f"{prefix}_DATABASE": "test"}
         command = recipe.command(40002, True)
@@ -156,12 +164,12 @@ def test_mysql_family_arguments_suit_mysql_and_mariadb_images() -> None:
 ])
 def test_mssql_driver_choice(drivers: list[str], pymssql: bool,
                              expected: tuple[str, dict[str, str]]) -> None:
-    assert provider.mssql_driver("mssql", drivers, pymssql) == expected
+    assert mssql_driver("mssql", drivers, pymssql) == expected
 
 
 def test_mssql_without_driver_says_what_to_install() -> None:
     with pytest.raises(BackendUnavailable) as failed:
-        provider.mssql_driver("mssql", [], False)
+        mssql_driver("mssql", [], False)
     assert "pip install pyodbc" in failed.value.reason
     assert "tdsodbc" in failed.value.reason and "pymssql" in failed.value.reason
 
@@ -186,9 +194,9 @@ def test_mssql_container_gets_its_database_after_start(
                         lambda family, url, *rest: waited.append(url))
     monkeypatch.setattr(provider, "ensure_database",
                         lambda family, url, name: created.append((url, name)))
-    driver, query = provider.mssql_driver("mssql", ["ODBC Driver 18 for SQL Server"], False)
+    driver, query = mssql_driver("mssql", ["ODBC Driver 18 for SQL Server"], False)
     context = ProvideContext("x", "main", tmp_path, 10.0, "host")
-    record = provider._start(_spec("mssql"), context, provider.RECIPES["mssql"], driver, query,
+    record = provider._start(_spec("mssql"), context, _recipe("mssql"), driver, query,
                              _record("mssql"))
     assert [u.database for u in waited] == ["master"]
     assert [(u.database, name) for u, name in created] == [("master", "test")]
@@ -198,7 +206,7 @@ def test_mssql_container_gets_its_database_after_start(
     assert record.url.endswith("/test?TrustServerCertificate=yes&driver=ODBC+Driver+18+for+SQL"
                                "+Server")
     assert "mcr.microsoft.com/mssql/server" in record.description
-    environment = provider.RECIPES["mssql"].environment(url.password or "", url.port or 0, True)
+    environment = _recipe("mssql").environment(url.password or "", url.port or 0, True)
     assert environment["ACCEPT_EULA"] == "Y"
     assert environment["MSSQL_TCP_PORT"] == str(url.port)
     password = str(url.password)

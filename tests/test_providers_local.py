@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from pytest_dbmatrix.backends import FAMILIES
+from pytest_dbmatrix.backends.mysql import local as mysql_local
+from pytest_dbmatrix.backends.postgresql import local as postgres_local
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, local, registry
 from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import BackendSpec, Sourced
@@ -179,9 +181,9 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(
 
 def test_a_server_that_exits_fails_at_once_with_its_log(
         state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = replace(local.POSTGRES, command=lambda b, d, p: [
-        *local.postgres_command(b, d, p), "-c", "no_such_setting=1"])
-    monkeypatch.setitem(local.RECIPES, "postgresql", broken)
+    broken = replace(postgres_local.RECIPE, command=lambda b, d, p: [
+        *postgres_local.postgres_command(b, d, p), "-c", "no_such_setting=1"])
+    monkeypatch.setattr(postgres_local, "RECIPE", broken)
     with pytest.raises(BackendUnavailable) as failed:
         local.provide(_spec("postgresql"), _context(tmp_path))
     reason = failed.value.reason
@@ -193,13 +195,13 @@ def test_a_server_that_exits_fails_at_once_with_its_log(
 
 
 def test_missing_binaries_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local, "_postgres_dirs", lambda: [])
+    monkeypatch.setattr(postgres_local, "_postgres_dirs", lambda: [])
     with pytest.raises(BackendUnavailable, match=r"no PostgreSQL binaries .*install"):
-        local.find_postgres("postgresql")
-    monkeypatch.setattr(local, "_mysql_servers", lambda: [("/usr/sbin/mysqld", "MySQL")])
+        postgres_local.find_postgres("postgresql")
+    monkeypatch.setattr(mysql_local, "_mysql_servers", lambda: [("/usr/sbin/mysqld", "MySQL")])
     with pytest.raises(BackendUnavailable, match="no MariaDB"):
-        local.find_mysql("mariadb")
-    assert local.find_mysql("mysql").setup[1:] == ("--initialize-insecure",)
+        mysql_local.find_mysql("mariadb")
+    assert mysql_local.find_mysql("mysql").setup[1:] == ("--initialize-insecure",)
 
 
 def test_root_runs_servers_as_an_unprivileged_user() -> None:

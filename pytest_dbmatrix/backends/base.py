@@ -1,15 +1,35 @@
-"""What every database family must tell and do: capabilities and provisioning by dispatch."""
+"""What every database family must tell and do: capabilities and provisioning by dispatch.
+
+`Backend` is the default of everything family-specific; a family overrides what differs. What
+only one role needs (a container or local-binary recipe, environment facts) lives in a module of
+the same name in every family's package (`containers`, `local`, `facts`), imported on first use
+(`role_module`) and inherited: MariaDB uses MySQL's where it has none of its own."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 from collections.abc import Iterable
-from typing import Any, ClassVar, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
+if TYPE_CHECKING:
+    from pytest_dbmatrix.backends.recipes import ContainerRecipe, LocalRecipe
+
 SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class BackendUnavailable(Exception):
+    """A backend cannot be had; `reason` says why and how to fix it, in one line."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"dbmatrix: backend {name!r} unavailable: {reason}")
+        self.name = name
+        self.reason = reason
 
 
 class Capabilities(NamedTuple):
@@ -52,6 +72,68 @@ class Backend:
     capabilities: ClassVar[Capabilities]
     server_backed: ClassVar[bool] = True
     default_image: ClassVar[str | None] = None
+    product: ClassVar[str]
+    """The product name its servers report (`ServerInfo.product`)."""
+    server_kinds: ClassVar[frozenset[str]] = frozenset()
+    """Families whose servers this family's dialect also reaches (MySQL's and MariaDB's)."""
+
+    def role_module(self, role: str) -> ModuleType | None:
+        """The family's module `role` (e.g. "containers"), else its parent family's; None
+        when no family up to `Backend` has one."""
+        for cls in type(self).__mro__:
+            if cls is Backend:
+                break
+            name = f"{cls.__module__}.{role}"
+            try:
+                return importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+        return None
+
+    def _role(self, role: str, attribute: str) -> Any:
+        module = self.role_module(role)
+        return getattr(module, attribute) if module is not None else None
+
+    def reaches(self, kind: str) -> bool:
+        """Whether a backend of this family may be served by a server of family `kind`."""
+        return kind == self.kind or kind in self.server_kinds
+
+    def served_by(self, info: ServerInfo) -> Backend:
+        """The family of the server behind a connection (the mysql dialect may reach MariaDB)."""
+        from pytest_dbmatrix.backends import FAMILIES
+
+        for kind in sorted(self.server_kinds - {self.kind}):
+            if FAMILIES[kind].product == info.product:
+                return FAMILIES[kind]
+        return self
+
+    @property
+    def offline_url(self) -> str:
+        """The URL Alembic renders offline (--sql) SQL with, for this family's dialect."""
+        return f"{self.kind}://"
+
+    def container_recipe(self) -> ContainerRecipe | None:
+        """How to run the family's official image; None when it has no container recipe."""
+        recipe: ContainerRecipe | None = self._role("containers", "RECIPE")
+        return recipe
+
+    def local_recipe(self) -> LocalRecipe | None:
+        """How to start a throwaway server from local binaries; None when it cannot be."""
+        recipe: LocalRecipe | None = self._role("local", "RECIPE")
+        return recipe
+
+    def server_driver(self, name: str) -> tuple[str, dict[str, str]]:
+        """The SQLAlchemy driver and URL query to reach a server the plugin starts."""
+        if importlib.util.find_spec(self.driver_module) is None:
+            raise BackendUnavailable(
+                name, f"the driver {self.driver_module} is not installed: pip install "
+                f"'pytest-dbmatrix[{self.extra}]'")
+        return self.default_driver, {}
+
+    def with_driver_defaults(self, url: URL) -> URL:
+        """`url` with the driver settings the family needs and the user did not give."""
+        return url
 
     def compile_dialect(self) -> sa.engine.Dialect:
         """A dialect instance for compiling DDL with no server."""

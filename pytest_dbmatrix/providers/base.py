@@ -9,14 +9,9 @@ from typing import NamedTuple
 
 from sqlalchemy.engine import URL
 
+from pytest_dbmatrix.backends.base import BackendUnavailable
 
-class BackendUnavailable(Exception):
-    """A backend cannot be had; `reason` says why and how to fix it, in one line."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"dbmatrix: backend {name!r} unavailable: {reason}")
-        self.name = name
-        self.reason = reason
+__all__ = ["BackendUnavailable", "ProvideContext", "Server"]
 
 
 @dataclass

@@ -2,10 +2,11 @@
 
 Used when a Docker engine answers within `ENGINE_TIMEOUT`. Images default to the official ones
 (`Backend.default_image`), `--dbmatrix-image NAME=IMAGE` picks another that honours the same
-variables. Readiness is a real query, given up early when the container exits, with its log
-attached. Containers carry labels naming their owner (run id, owning pid, host), so the plugin
-removes its own - at the end of the run, or, after a kill, in the next run - and never another's;
-Ryuk is not needed (it would remove servers shared by xdist workers or kept by `dbmatrix up`).
+variables; how each is configured is the family's `containers.RECIPE`. Readiness is a real
+query, given up early when the container exits, with its log attached. Containers carry labels
+naming their owner (run id, owning pid, host), so the plugin removes its own - at the end of the
+run, or, after a kill, in the next run - and never another's; Ryuk is not needed (it would
+remove servers shared by xdist workers or kept by `dbmatrix up`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import secrets
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL
 
-from pytest_dbmatrix.backends.mssql import ODBC_DRIVERS
+from pytest_dbmatrix.backends.recipes import DATABASE, ContainerRecipe
 from pytest_dbmatrix.providers import registry, shared
 from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
 from pytest_dbmatrix.providers.ready import (
@@ -39,7 +37,6 @@ from pytest_dbmatrix.settings import BackendSpec
 ENGINE_TIMEOUT = 3.0
 OPERATION_TIMEOUT = 120
 DEFAULT_SOCKET = "/var/run/docker.sock"
-DATABASE = "test"
 ATTEMPTS = 3
 LABEL = "pytest-dbmatrix"
 LABEL_RUN, LABEL_PID, LABEL_HOST = f"{LABEL}.run-id", f"{LABEL}.owner-pid", f"{LABEL}.host"
@@ -51,24 +48,11 @@ _orphans_lock = threading.Lock()
 _orphans_done = False
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How a family's official image is configured, reached and awaited."""
-
-    port: int
-    user: str
-    timeout: float
-    environment: Callable[[str, int, bool], dict[str, str]]
-    command: Callable[[int, bool], list[str] | None]
-    admin_database: str
-    password: Callable[[], str] = lambda: secrets.token_hex(12)
-
-
 def provide(spec: BackendSpec, context: ProvideContext) -> Server:
-    recipe = RECIPES.get(spec.family.kind)
+    recipe = spec.family.container_recipe()
     if recipe is None:
         raise BackendUnavailable(spec.name, f"no container recipe for {spec.family.kind}")
-    driver, query = _driver(spec)
+    driver, query = spec.family.server_driver(spec.name)
     client = engine(spec.name)
     removed = reap_orphans(client)
     server = shared.obtain(spec, context, "docker",
@@ -139,7 +123,7 @@ def _labels(record: Record) -> dict[str, str]:
             LABEL_HOST: record.host, LABEL_KEY: record.key, LABEL_BACKEND: record.backend}
 
 
-def _start(spec: BackendSpec, context: ProvideContext, recipe: Recipe, driver: str,
+def _start(spec: BackendSpec, context: ProvideContext, recipe: ContainerRecipe, driver: str,
            query: dict[str, str], record: Record) -> Record:
     image, source = _image(spec)
     client = engine(spec.name)
@@ -176,7 +160,7 @@ def _start(spec: BackendSpec, context: ProvideContext, recipe: Recipe, driver: s
     raise AssertionError("unreachable")
 
 
-def _run(spec: BackendSpec, image: str, recipe: Recipe, record: Record, port: int,
+def _run(spec: BackendSpec, image: str, recipe: ContainerRecipe, record: Record, port: int,
          password: str, host_network: bool, attempt: int) -> Any:
     """Create and start the container through testcontainers (pulling the image if missing)."""
     from testcontainers.core.docker_client import DockerClient
@@ -200,7 +184,7 @@ def _run(spec: BackendSpec, image: str, recipe: Recipe, record: Record, port: in
             f"beforehand, or choose one with --dbmatrix-image {spec.name}=IMAGE") from None
 
 
-def _address(container: Any, client: Any, recipe: Recipe, port: int,
+def _address(container: Any, client: Any, recipe: ContainerRecipe, port: int,
              host_network: bool) -> tuple[str, int]:
     if host_network:
         return "127.0.0.1", port
@@ -242,38 +226,6 @@ def _remove_named(name: str) -> None:
 
     with contextlib.suppress(DockerException, BackendUnavailable):
         _remove(engine(name).containers.get(name))
-
-
-# -- the driver ---------------------------------------------------------------------------------
-
-
-def _driver(spec: BackendSpec) -> tuple[str, dict[str, str]]:
-    """The SQLAlchemy driver name and URL query to reach the container, or why there is none."""
-    if spec.family.kind == "mssql":
-        return mssql_driver(spec.name)
-    if importlib.util.find_spec(spec.family.driver_module) is None:
-        raise BackendUnavailable(
-            spec.name, f"the driver {spec.family.driver_module} is not installed: pip install "
-            f"'pytest-dbmatrix[{spec.family.extra}]'")
-    return spec.family.default_driver, {}
-
-
-def mssql_driver(name: str, odbc_drivers: list[str] | None = None,
-                 pymssql: bool | None = None) -> tuple[str, dict[str, str]]:
-    """pyodbc with Microsoft's ODBC driver, else with FreeTDS, else pymssql."""
-    if odbc_drivers is None and importlib.util.find_spec("pyodbc") is not None:
-        import pyodbc
-
-        odbc_drivers = list(pyodbc.drivers())
-    for driver in ODBC_DRIVERS:
-        if driver in (odbc_drivers or []):
-            query = {"driver": driver, "TrustServerCertificate": "yes"}
-            return "mssql+pyodbc", query | ({"TDS_Version": "7.4"} if driver == "FreeTDS" else {})
-    if pymssql if pymssql is not None else importlib.util.find_spec("pymssql") is not None:
-        return "mssql+pymssql", {}
-    raise BackendUnavailable(
-        name, "no SQL Server driver: pip install pyodbc and install Microsoft's 'ODBC Driver 18 "
-        "for SQL Server' (or FreeTDS: apt-get install tdsodbc), or pip install pymssql")
 
 
 # -- stopping and reaping ------------------------------------------------------------------------
@@ -320,51 +272,3 @@ def reap_orphans(client: Any) -> list[str]:
                 removed.append(f"container {container.name} of run {record.run_id} "
                                f"(pid {record.owner_pid} is gone)")
         return removed
-
-
-# -- the recipes ---------------------------------------------------------------------------------
-
-
-def _postgres_environment(password: str, port: int, host: bool) -> dict[str, str]:
-    return {"POSTGRES_PASSWORD": password, "POSTGRES_DB": DATABASE} | (
-        {"PGPORT": str(port)} if host else {})
-
-
-def _postgres_command(port: int, host: bool) -> list[str]:
-    settings = {"listen_addresses": "127.0.0.1" if host else "*", "fsync": "off",
-                "synchronous_commit": "off", "full_page_writes": "off"}
-    return ["postgres", "-p", str(port), *[a for k, v in settings.items()
-                                           for a in ("-c", f"{k}={v}")]]
-
-
-def _mysql_environment(prefix: str) -> Callable[[str, int, bool], dict[str, str]]:
-    def environment(password: str, port: int, host: bool) -> dict[str, str]:
-        return {f"{prefix}_ROOT_PASSWORD": password, f"{prefix}_DATABASE": DATABASE}
-    return environment
-
-
-def _mysql_command(port: int, host: bool) -> list[str]:
-    bind = ["--bind-address=127.0.0.1"] if host else []
-    return [f"--port={port}", *bind, "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin",
-            "--loose-mysqlx=OFF"]
-
-
-def _mssql_environment(password: str, port: int, host: bool) -> dict[str, str]:
-    return {"ACCEPT_EULA": "Y", "MSSQL_SA_PASSWORD": password, "MSSQL_PID": "Developer"} | (
-        {"MSSQL_TCP_PORT": str(port), "MSSQL_IP_ADDRESS": "127.0.0.1"} if host else {})
-
-
-def _mssql_password() -> str:
-    return f"Dbm-{secrets.token_hex(10)}-Z9"  # upper, lower, digit and symbol: SA policy
-
-
-RECIPES = {
-    "postgresql": Recipe(5432, "postgres", 60.0, _postgres_environment, _postgres_command,
-                         DATABASE),
-    "mysql": Recipe(3306, "root", 120.0, _mysql_environment("MYSQL"), _mysql_command, DATABASE),
-    "mariadb": Recipe(3306, "root", 90.0, _mysql_environment("MARIADB"), _mysql_command,
-                      DATABASE),
-    "mssql": Recipe(1433, "sa", 180.0, _mssql_environment, lambda port, host: None, "master",
-                    _mssql_password),
-}
-"""Per family: container port, admin user, readiness timeout (s), variables, arguments."""

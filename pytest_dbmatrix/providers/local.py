@@ -1,7 +1,8 @@
 """The local provider: a throwaway server started from binaries installed on this machine.
 
-PostgreSQL comes from initdb + postgres, MariaDB from mariadb-install-db + mariadbd, MySQL from
-mysqld --initialize-insecure + mysqld. The data directory lives in the record's directory under
+How a family's server is found, initialised and started is its `local.RECIPE` (PostgreSQL:
+initdb + postgres; MariaDB: mariadb-install-db + mariadbd; MySQL: mysqld --initialize-insecure +
+mysqld). The data directory lives in the record's directory under
 the stable base of `registry` (traversable by the server's user when pytest runs as root, where
 the servers refuse to run), with fsync off, on a free loopback port, and is removed with the
 server at the end of the run or, after a kill, by the next run.
@@ -11,22 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import glob
-import importlib.util
 import os
 import pwd
-import re
 import secrets
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import URL, make_url
-
+from pytest_dbmatrix.backends.recipes import DATABASE, Binaries, LocalRecipe, User
 from pytest_dbmatrix.providers import registry, shared
 from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
 from pytest_dbmatrix.providers.ready import NotReady, ensure_database, free_port, wait_until_ready
@@ -34,50 +29,21 @@ from pytest_dbmatrix.providers.registry import Record
 from pytest_dbmatrix.run_identity import pid_alive
 from pytest_dbmatrix.settings import BackendSpec
 
-DATABASE = "test"
 ATTEMPTS = 3
 SETUP_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 MAX_SOCKET_PATH = 100
 _children: dict[int, subprocess.Popen[bytes]] = {}
-User = pwd.struct_passwd | None
-"""Who runs the server: None for this process's user."""
-
-
-@dataclass(frozen=True)
-class Binaries:
-    """Server and set-up programs found for a family, and what the header says about them."""
-
-    server: str
-    setup: tuple[str, ...]
-    product: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one family's throwaway server is found, initialised, started and reached."""
-
-    users: tuple[str, ...]
-    timeout: float
-    stop_signal: int
-    find: Callable[[str], Binaries]
-    initialise: Callable[[Binaries, Path, str, User], list[str]]
-    command: Callable[[Binaries, Path, int], list[str]]
-    admin_url: Callable[[str, int, str], URL]
 
 
 def provide(spec: BackendSpec, context: ProvideContext) -> Server:
-    recipe = RECIPES.get(spec.family.kind)
+    recipe = spec.family.local_recipe()
     if recipe is None:
         raise BackendUnavailable(
             spec.name, f"no local {spec.family.kind} server can be started from binaries; "
             f"give a URL (--dbmatrix-url {spec.name}=URL) or use --dbmatrix-provider "
             f"{spec.name}=docker")
-    if importlib.util.find_spec(spec.family.driver_module) is None:
-        raise BackendUnavailable(
-            spec.name, f"the driver {spec.family.driver_module} is not installed: pip install "
-            f"'pytest-dbmatrix[{spec.family.extra}]'")
+    spec.family.server_driver(spec.name)  # installed, or why not
     try:
         binaries = recipe.find(spec.family.kind)
         return shared.obtain(spec, context, "local",
@@ -86,7 +52,7 @@ def provide(spec: BackendSpec, context: ProvideContext) -> Server:
         raise BackendUnavailable(spec.name, exc.reason) from None
 
 
-def _start(spec: BackendSpec, recipe: Recipe, binaries: Binaries, record: Record) -> Record:
+def _start(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: Record) -> Record:
     directory = registry.record_dir(record.key)
     data = directory / "data"
     record.data_dir = str(data)
@@ -97,6 +63,7 @@ def _start(spec: BackendSpec, recipe: Recipe, binaries: Binaries, record: Record
     try:
         user = _server_user(recipe.users)
         _prepare(data, user)
+        _check_socket(recipe, data)
         _run_setup(spec, recipe.initialise(binaries, data, password, user), directory, user)
         (directory / "pwfile").unlink(missing_ok=True)
         return _serve(spec, recipe, binaries, record, password, user)
@@ -105,7 +72,7 @@ def _start(spec: BackendSpec, recipe: Recipe, binaries: Binaries, record: Record
         raise
 
 
-def _serve(spec: BackendSpec, recipe: Recipe, binaries: Binaries, record: Record,
+def _serve(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: Record,
            password: str, user: User) -> Record:
     directory = registry.record_dir(record.key)
     for attempt in range(1, ATTEMPTS + 1):
@@ -151,14 +118,12 @@ def _prepare(data: Path, user: User) -> None:
             os.chown(directory, user.pw_uid, user.pw_gid)
 
 
-def _secret_file(path: Path, text: str, user: User) -> Path:
-    """A file only the server's user reads (the password); removed with the directory."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    if user is not None:
-        os.chown(path, user.pw_uid, user.pw_gid)
-    return path
+def _check_socket(recipe: LocalRecipe, data: Path) -> None:
+    """Unix socket paths are short (about 100 bytes): say so before the server fails on it."""
+    socket = recipe.socket(data) if recipe.socket else None
+    if socket is not None and len(str(socket)) > MAX_SOCKET_PATH:
+        raise BackendUnavailable("local", f"the socket path {socket} is too long; set "
+                                          f"{registry.STATE_DIR_ENV} to a shorter directory")
 
 
 def _environment() -> dict[str, str]:
@@ -275,122 +240,3 @@ def destroy(record: Record) -> None:
     _stop(record)
     if record.data_dir:
         shutil.rmtree(record.data_dir, ignore_errors=True)
-
-
-# -- PostgreSQL -----------------------------------------------------------------------------
-
-
-def _version_key(path: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", path)) or (0,)
-
-
-def _postgres_dirs() -> list[str]:
-    found = map(shutil.which, ("initdb", "postgres"))
-    dirs = [os.path.dirname(os.path.realpath(p)) for p in found if p]
-    patterns = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin",
-                "/opt/homebrew/opt/postgresql*/bin", "/usr/local/opt/postgresql*/bin")
-    for pattern in patterns:
-        dirs += sorted(glob.glob(pattern), key=_version_key, reverse=True)
-    return list(dict.fromkeys(dirs))
-
-
-def find_postgres(kind: str) -> Binaries:
-    for bindir in _postgres_dirs():
-        initdb, server = Path(bindir, "initdb"), Path(bindir, "postgres")
-        if os.access(initdb, os.X_OK) and os.access(server, os.X_OK):
-            return Binaries(str(server), (str(initdb),), "PostgreSQL",
-                            f"PostgreSQL binaries in {bindir}")
-    raise BackendUnavailable(kind, "no PostgreSQL binaries (initdb, postgres) on PATH or in "
-                                   "/usr/lib/postgresql/*/bin: install the PostgreSQL server "
-                                   "package, give a URL, or start Docker")
-
-
-def postgres_setup(binaries: Binaries, data: Path, password: str, user: User) -> list[str]:
-    pwfile = _secret_file(data.parent / "pwfile", password + "\n", user)
-    return [binaries.setup[0], "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
-            "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"]
-
-
-def postgres_command(binaries: Binaries, data: Path, port: int) -> list[str]:
-    settings = {"listen_addresses": "127.0.0.1", "unix_socket_directories": "", "fsync": "off",
-                "synchronous_commit": "off", "full_page_writes": "off"}
-    options = [arg for k, v in settings.items() for arg in ("-c", f"{k}={v}")]
-    return [binaries.server, "-D", str(data), "-p", str(port), *options]
-
-
-def postgres_url(driver: str, port: int, password: str) -> URL:
-    return make_url(f"{driver}://postgres@127.0.0.1:{port}/postgres").set(password=password)
-
-
-# -- MariaDB and MySQL ----------------------------------------------------------------------
-
-
-def _mysql_servers() -> list[tuple[str, str]]:
-    """(path, product) of the mysqld-like servers found, MariaDB first."""
-    found = []
-    for name in ("mariadbd", "mysqld"):
-        for path in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/local/mysql/bin/{name}"):
-            if path and os.access(path, os.X_OK):
-                found.append(os.path.realpath(path))
-    servers = []
-    for path in dict.fromkeys(found):
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
-                              check=False)
-        servers.append((path, "MariaDB" if "mariadb" in done.stdout.lower() else "MySQL"))
-    return servers
-
-
-def find_mysql(kind: str) -> Binaries:
-    servers = _mysql_servers()
-    wanted = "MariaDB" if kind == "mariadb" else "MySQL"
-    servers.sort(key=lambda s: s[1] != wanted)
-    for path, product in servers:
-        if kind == "mariadb" and product != "MariaDB":
-            continue
-        if product == "MySQL":
-            return Binaries(path, (path, "--initialize-insecure"), product,
-                            f"MySQL binaries ({path})")
-        install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
-        if install:
-            return Binaries(path, (install,), product, f"MariaDB binaries ({path})")
-    need = "MariaDB (mariadbd, mariadb-install-db)" if kind == "mariadb" else \
-        "MySQL or MariaDB (mysqld, or mariadbd and mariadb-install-db)"
-    raise BackendUnavailable(kind, f"no {need} server binaries found: install the server "
-                                   f"package, give a URL, or start Docker")
-
-
-def mysql_setup(binaries: Binaries, data: Path, password: str, user: User) -> list[str]:
-    _secret_file(data.parent / "init.sql",
-                 f"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{password}';\n"
-                 f"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{password}';\n"
-                 "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n", user)
-    socket = data / "mysqld.sock"
-    if len(str(socket)) > MAX_SOCKET_PATH:
-        raise BackendUnavailable("local", f"the socket path {socket} is too long; set "
-                                          f"{registry.STATE_DIR_ENV} to a shorter directory")
-    tmpdir = f"--tmpdir={data.parent / 'tmp'}"
-    if binaries.product == "MySQL":
-        return [binaries.setup[0], "--no-defaults", *binaries.setup[1:], f"--datadir={data}",
-                tmpdir]
-    return [binaries.setup[0], "--no-defaults", f"--datadir={data}", tmpdir, "--skip-test-db",
-            "--auth-root-authentication-method=normal", "--skip-name-resolve"]
-
-
-def mysql_command(binaries: Binaries, data: Path, port: int) -> list[str]:
-    return [binaries.server, "--no-defaults", f"--datadir={data}", f"--port={port}",
-            f"--tmpdir={data.parent / 'tmp'}",
-            "--bind-address=127.0.0.1", f"--socket={data / 'mysqld.sock'}",
-            f"--pid-file={data / 'mysqld.pid'}", f"--init-file={data.parent / 'init.sql'}",
-            "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin",
-            "--loose-mysqlx=OFF", "--innodb-buffer-pool-size=64M"]
-
-
-def mysql_url(driver: str, port: int, password: str) -> URL:
-    return make_url(f"{driver}://root@127.0.0.1:{port}").set(password=password)
-
-
-POSTGRES = Recipe(("postgres",), 60.0, signal.SIGINT, find_postgres, postgres_setup,
-                  postgres_command, postgres_url)
-MYSQL = Recipe(("mysql",), 90.0, signal.SIGTERM, find_mysql, mysql_setup, mysql_command,
-               mysql_url)
-RECIPES = {"postgresql": POSTGRES, "mysql": MYSQL, "mariadb": MYSQL}

@@ -10,6 +10,7 @@ class MariaDBBackend(MySQLBackend):
     default_driver = "mariadb+pymysql"
     extra = "mariadb"
     default_image = "mariadb:11.4"
+    product = "MariaDB"
     capabilities = MySQLBackend.capabilities._replace(
         insert_returning=True,
         notes=(

@@ -17,6 +17,7 @@ class MSSQLBackend(Backend):
     driver_module = "pyodbc"
     extra = "mssql"
     default_image = "mcr.microsoft.com/mssql/server:2022-latest"
+    product = "SQL Server"
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,
@@ -36,6 +37,11 @@ class MSSQLBackend(Backend):
         if url.get_driver_name() == "pymssql":
             return {"login_timeout": max(1, round(timeout))}
         return {}
+
+    def server_driver(self, name: str) -> tuple[str, dict[str, str]]:
+        from pytest_dbmatrix.backends.mssql.containers import mssql_driver
+
+        return mssql_driver(name)
 
     def with_driver_defaults(self, url: URL, odbc_driver: str | None = None) -> URL:
         """Add the ODBC driver and TrustServerCertificate when the URL does not say."""

@@ -22,6 +22,8 @@ class MySQLBackend(Backend):
     driver_module = "pymysql"
     extra = "mysql"
     default_image = "mysql:8.4"
+    product = "MySQL"
+    server_kinds = frozenset({"mysql", "mariadb"})
     capabilities = Capabilities(
         transactional_ddl=False,
         enforces_foreign_keys=True,

@@ -22,6 +22,7 @@ class PostgreSQLBackend(Backend):
     driver_module = "psycopg2"
     extra = "postgresql"
     default_image = "postgres:16"
+    product = "PostgreSQL"
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,

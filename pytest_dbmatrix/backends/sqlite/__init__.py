@@ -17,6 +17,7 @@ class SQLiteBackend(Backend):
     driver_module = "sqlite3"
     extra = ""
     server_backed = False
+    product = "SQLite"
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=False,
