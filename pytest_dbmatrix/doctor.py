@@ -16,7 +16,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool, StaticPool
 
-from pytest_dbmatrix.backends import LIVE, family_for
+from pytest_dbmatrix.backends import LIVE, Backend, family_for, for_dialect
+from pytest_dbmatrix.backends.environment import ScratchDialect
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.facts import (
     ConnectionProbe,
@@ -37,7 +38,6 @@ from pytest_dbmatrix.facts import (
     ProbeError,
     Verdict,
     environment,
-    family_kind,
 )
 from pytest_dbmatrix.redact import mask_url, scrub
 
@@ -48,11 +48,6 @@ ROUND_TRIPS = 5
 MEASURED_FINDING = {"transactional_ddl": "non-transactional-ddl",
                     "foreign_keys": "storage-engine-no-fk"}
 EXIT_OK, EXIT_BLOCKING, EXIT_UNCHECKED = 0, 1, 2
-WHO_AM_I = {
-    "postgresql": "SELECT current_user, current_database()",
-    "mysql": "SELECT CURRENT_USER(), DATABASE()",
-    "mssql": "SELECT SUSER_SNAME(), DB_NAME()",
-}
 
 
 class Unchecked(Exception):
@@ -60,42 +55,6 @@ class Unchecked(Exception):
 
 
 # --- scratch DDL ------------------------------------------------------------------------------
-
-def _double(name: str) -> str:
-    return f'"{name}"'
-
-
-def _backtick(name: str) -> str:
-    return f"`{name}`"
-
-
-def _bracket(name: str) -> str:
-    return f"[{name}]"
-
-
-@dataclass(frozen=True)
-class ScratchDialect:
-    """How one family spells the scratch statements; {c} container, {t} table, {i} index."""
-
-    quote: Callable[[str], str]
-    create_container: str | None
-    drop_container: str | None
-    begin: str
-    add_column: str = "ALTER TABLE {t} ADD COLUMN note INTEGER"
-    drop_index: str = "DROP INDEX {qi}"
-
-
-SCRATCH = {
-    "postgresql": ScratchDialect(_double, "CREATE SCHEMA {c}", "DROP SCHEMA IF EXISTS {c} CASCADE",
-                                 "BEGIN"),
-    "mysql": ScratchDialect(_backtick, "CREATE DATABASE {c}", "DROP DATABASE IF EXISTS {c}",
-                            "START TRANSACTION", drop_index="DROP INDEX {i} ON {t}"),
-    "mssql": ScratchDialect(_bracket, "CREATE SCHEMA {c}", "DROP SCHEMA IF EXISTS {c}",
-                            "BEGIN TRANSACTION", add_column="ALTER TABLE {t} ADD note INT NULL",
-                            drop_index="DROP INDEX {i} ON {t}"),
-    "sqlite": ScratchDialect(_double, None, None, "BEGIN"),
-}
-
 
 @dataclass
 class Scratch:
@@ -191,7 +150,7 @@ def _open_scratch(probe: Probe, sql: ScratchDialect, token: str) -> tuple[Scratc
 
 def scratch_facts(probe: Probe, dialect: str, token: str) -> tuple[list[Fact], dict[str, bool]]:
     """Privileges, then measured FK enforcement and transactional DDL, on scratch objects."""
-    scratch, scratch_fact = _open_scratch(probe, SCRATCH[family_kind(dialect)], token)
+    scratch, scratch_fact = _open_scratch(probe, _scratch_sql(dialect), token)
     failed: list[str] = []
     measured: dict[str, bool | None] = {}
     try:
@@ -213,6 +172,14 @@ def scratch_facts(probe: Probe, dialect: str, token: str) -> tuple[list[Fact], d
         facts.append(Fact("scratch_left", "scratch objects left", left, "block",
                           "; ".join(left), "scratch-left-behind"))
     return facts, {k: v for k, v in measured.items() if v is not None}
+
+
+def _scratch_sql(dialect: str) -> ScratchDialect:
+    family = for_dialect(dialect)
+    sql = family.scratch_sql() if family else None
+    if sql is None:
+        raise ValueError(f"no scratch objects for dialect {dialect!r}")
+    return sql
 
 
 def _privileges(failed: list[str]) -> Fact:
@@ -275,10 +242,11 @@ def diagnose(probe: Probe, dialect: str, *, token: str,
              scratch_probe: Probe | None = None) -> list[Fact]:
     """Every fact of the database behind `probe`; DDL runs on `scratch_probe` (default probe)."""
     facts = environment(probe, dialect, minimum=minimum)
-    kind = family_kind(dialect)
-    if kind in WHO_AM_I:
+    family = for_dialect(dialect)
+    who_am_i = family.identity_query() if family else None
+    if who_am_i:
         with suppress(ProbeError, IndexError):
-            user, database = probe.rows(WHO_AM_I[kind])[0]
+            user, database = probe.rows(who_am_i)[0]
             facts.insert(1, Fact("connected_as", "connected as", str(user), "info",
                                  f"database {database}"))
     facts += latency_facts(probe, connect_ms)
@@ -302,9 +270,14 @@ def parse_url(text: str | None) -> URL:
     return url
 
 
-def _engine(url: URL, timeout: float, init_sql: list[str], **options: Any) -> Engine:
+def _family(url: URL) -> Backend:
     family = family_for("", url.get_backend_name())
-    assert family is not None
+    assert family is not None, "parse_url admits only known families"
+    return family
+
+
+def _engine(url: URL, timeout: float, init_sql: list[str], **options: Any) -> Engine:
+    family = _family(url)
     url = family.with_driver_defaults(url)
     options.setdefault("connect_args", family.connect_args(url, timeout))
     try:
@@ -348,11 +321,12 @@ def _sqlite_file_fact(path: Path) -> Fact:
                 f"{path} or its directory is read-only for this user", "sqlite-file-readonly")
 
 
-def _check_sqlite(url: URL, args: argparse.Namespace, token: str) -> list[Fact]:
+def _check_file(url: URL, args: argparse.Namespace, token: str) -> list[Fact]:
+    """An embedded (file) database: opened read-only, its DDL tried on an in-memory copy."""
     if url.database in (None, "", ":memory:"):
         engine = _engine(url, args.connect_timeout, args.init_sql, poolclass=StaticPool)
         with _connected(engine, ()) as (probe, connect_ms):
-            return diagnose(probe, "sqlite", token=token, minimum=args.min_version,
+            return diagnose(probe, url.get_backend_name(), token=token, minimum=args.min_version,
                             connect_ms=connect_ms)
     path = Path(url.database).resolve()
     if not path.is_file():
@@ -364,11 +338,11 @@ def _check_sqlite(url: URL, args: argparse.Namespace, token: str) -> list[Fact]:
         source.backup(copy)
         engine = _engine(url, args.connect_timeout, args.init_sql, poolclass=NullPool,
                          connect_args={}, creator=lambda: sqlite3.connect(uri, uri=True))
-        scratch = _engine(sa.make_url("sqlite://"), args.connect_timeout, args.init_sql,
-                          poolclass=StaticPool, creator=lambda: copy)
+        scratch = _engine(url.set(database=None, query={}), args.connect_timeout,
+                          args.init_sql, poolclass=StaticPool, creator=lambda: copy)
         with _connected(engine, ()) as (probe, connect_ms), \
                 _connected(scratch, ()) as (scratch_probe, _):
-            facts = diagnose(probe, "sqlite", token=token, minimum=args.min_version,
+            facts = diagnose(probe, url.get_backend_name(), token=token, minimum=args.min_version,
                              connect_ms=connect_ms, scratch_probe=scratch_probe)
     except sqlite3.Error as exc:
         raise Unchecked(f"cannot read the SQLite file {path}: {exc}") from None
@@ -381,8 +355,8 @@ def _check_sqlite(url: URL, args: argparse.Namespace, token: str) -> list[Fact]:
 def check(url: URL, args: argparse.Namespace, token: str | None = None) -> list[Fact]:
     """Connect to `url` and diagnose it; raises `Unchecked` when it cannot be done."""
     token = token or secrets.token_hex(4)
-    if url.get_backend_name() == "sqlite":
-        return _check_sqlite(url, args, token)
+    if not _family(url).server_backed:
+        return _check_file(url, args, token)
     engine = _engine(url, args.connect_timeout, args.init_sql, poolclass=NullPool)
     secrets_ = (url.password,) if url.password else ()
     with _connected(engine, tuple(str(s) for s in secrets_)) as (probe, connect_ms):

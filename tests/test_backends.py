@@ -14,6 +14,7 @@ from pytest_dbmatrix.backends.base import BackendUnavailable, ServerInfo, checke
 from pytest_dbmatrix.backends.recipes import Binaries
 from pytest_dbmatrix.catalogue import HAZARDS, find_hazard
 from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.facts import version_fact
 from pytest_dbmatrix.run_identity import RunIdentity, is_plugin_database, stale_databases
 
 COMPILE_ONLY = {"oracle"}  # dialects checked statically by the conformance suite, never run
@@ -197,3 +198,37 @@ def test_server_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(BackendUnavailable, match=r"no_such_driver_module is not installed: "
                                                  r"pip install 'pytest-dbmatrix\[postgresql\]'"):
         postgresql.server_driver("pg")
+
+
+class ScriptedProbe:
+    """A Probe answering from a script of (SQL fragment -> rows)."""
+
+    def __init__(self, answers: dict[str, list[tuple[Any, ...]]]) -> None:
+        self.answers = answers
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return next(rows for key, rows in self.answers.items() if key in sql)
+
+
+def test_environment_facts_are_the_familys_own() -> None:
+    mysql, mariadb = FAMILIES["mysql"], FAMILIES["mariadb"]
+    assert mariadb.fact_gatherers() == mysql.fact_gatherers() != ()  # MariaDB reads like MySQL
+    assert mariadb.identity_query() == "SELECT CURRENT_USER(), DATABASE()"
+    assert FAMILIES["sqlite"].identity_query() is None
+    assert FAMILIES["oracle"].fact_gatherers() == ()
+    scratch = {kind: sql for kind in LIVE if (sql := FAMILIES[kind].scratch_sql())}
+    assert list(scratch) == list(LIVE) and scratch["sqlite"].create_container is None
+    assert scratch["mssql"].quote("t") == "[t]" and scratch["mariadb"].quote("t") == "`t`"
+    info = mysql.probe_server_info(ScriptedProbe({"VERSION()": [("10.11.6-MariaDB-0+deb12u1",)]}))
+    assert info == ServerInfo("MariaDB", (10, 11, 6), "10.11.6")
+
+
+def test_the_minimum_version_is_the_servers_family() -> None:
+    """The mysql dialect on MariaDB 10.5 is graded against MariaDB's minimum, not MySQL's."""
+    old_maria = ServerInfo("MariaDB", (10, 5), "10.5.1")
+    fact = version_fact(old_maria, family=FAMILIES["mysql"].served_by(old_maria))
+    assert (fact.verdict, fact.detail) == ("block", "MariaDB 10.5.1 is older than MariaDB 10.6")
+    mysql_8 = ServerInfo("MySQL", (8, 0, 36), "8.0.36")
+    assert version_fact(mysql_8, family=FAMILIES["mysql"].served_by(mysql_8)).verdict == "ok"
+    assert version_fact(mysql_8, (8, 4), FAMILIES["mysql"]).verdict == "block"
+    assert [FAMILIES[k].min_version for k in LIVE] == [(3, 25), (13,), (8, 0), (10, 6), (14,)]

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 if TYPE_CHECKING:
+    from pytest_dbmatrix.backends.environment import Gatherer, Probe, ScratchDialect
     from pytest_dbmatrix.backends.recipes import ContainerRecipe, LocalRecipe
 
 SAFE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -76,6 +77,8 @@ class Backend:
     """The product name its servers report (`ServerInfo.product`)."""
     server_kinds: ClassVar[frozenset[str]] = frozenset()
     """Families whose servers this family's dialect also reaches (MySQL's and MariaDB's)."""
+    min_version: ClassVar[tuple[int, ...]] = ()
+    """The oldest server still maintained upstream and supported by SQLAlchemy 2."""
 
     def role_module(self, role: str) -> ModuleType | None:
         """The family's module `role` (e.g. "containers"), else its parent family's; None
@@ -122,6 +125,29 @@ class Backend:
         """How to start a throwaway server from local binaries; None when it cannot be."""
         recipe: LocalRecipe | None = self._role("local", "RECIPE")
         return recipe
+
+    def fact_gatherers(self) -> tuple[Gatherer, ...]:
+        """What reads the family's environment facts, topic by topic; () when none does."""
+        gatherers: tuple[Gatherer, ...] = self._role("facts", "GATHERERS") or ()
+        return gatherers
+
+    def probe_server_info(self, probe: Probe) -> ServerInfo:
+        """Product and version as the server states them, read through a probe."""
+        module = self.role_module("facts")
+        if module is None:
+            raise NotImplementedError(f"no environment facts for {self.kind}")
+        info: ServerInfo = module.server_info(probe)
+        return info
+
+    def identity_query(self) -> str | None:
+        """SQL answering (user, database) of a connection; None when there is none."""
+        query: str | None = self._role("facts", "WHO_AM_I")
+        return query
+
+    def scratch_sql(self) -> ScratchDialect | None:
+        """How the doctor spells its scratch objects on this family."""
+        scratch: ScratchDialect | None = self._role("facts", "SCRATCH")
+        return scratch
 
     def server_driver(self, name: str) -> tuple[str, dict[str, str]]:
         """The SQLAlchemy driver and URL query to reach a server the plugin starts."""

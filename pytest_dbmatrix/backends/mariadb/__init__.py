@@ -11,6 +11,7 @@ class MariaDBBackend(MySQLBackend):
     extra = "mariadb"
     default_image = "mariadb:11.4"
     product = "MariaDB"
+    min_version = (10, 6)
     capabilities = MySQLBackend.capabilities._replace(
         insert_returning=True,
         notes=(

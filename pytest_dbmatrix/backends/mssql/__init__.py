@@ -18,6 +18,7 @@ class MSSQLBackend(Backend):
     extra = "mssql"
     default_image = "mcr.microsoft.com/mssql/server:2022-latest"
     product = "SQL Server"
+    min_version = (14,)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,

@@ -23,6 +23,7 @@ class MySQLBackend(Backend):
     extra = "mysql"
     default_image = "mysql:8.4"
     product = "MySQL"
+    min_version = (8, 0)
     server_kinds = frozenset({"mysql", "mariadb"})
     capabilities = Capabilities(
         transactional_ddl=False,

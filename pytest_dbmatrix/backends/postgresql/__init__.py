@@ -23,6 +23,7 @@ class PostgreSQLBackend(Backend):
     extra = "postgresql"
     default_image = "postgres:16"
     product = "PostgreSQL"
+    min_version = (13,)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,

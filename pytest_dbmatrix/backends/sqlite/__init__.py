@@ -18,6 +18,7 @@ class SQLiteBackend(Backend):
     extra = ""
     server_backed = False
     product = "SQLite"
+    min_version = (3, 25)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=False,
