@@ -141,7 +141,7 @@ def test_missing_metadata_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_every_category_needs_a_hint() -> None:
-    with pytest.raises(ValueError, match=r"no entry in hazards\.py"):
+    with pytest.raises(ValueError, match=r"no entry in catalogue\.py"):
         Finding("made-up", "t", None, "sqlite", "sqlite", "live", "detail")
     finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
     assert "use_alter=True" in finding.hint
