@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from pytest_dbmatrix import providers
 from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
 from pytest_dbmatrix.facts import connection_environment
-from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, ProviderRun, Server
 from pytest_dbmatrix.redact import mask_url
 from pytest_dbmatrix.run_identity import RunIdentity, stale_databases
 from pytest_dbmatrix.settings import BackendSpec, Settings
@@ -123,6 +123,8 @@ class Provisioner:
         self._locks: dict[str, threading.Lock] = {}
         self.live: dict[str, LiveBackend] = {}
         self.failed: dict[str, BackendUnavailable] = {}
+        self.provider_run = ProviderRun()
+        """The providers' state of this run (engine client, reaping done, ports, children)."""
         self._cleanups: list[tuple[str, Callable[[], None]]] = []
         """What to undo at the end, each with what it does for the problem it may become."""
 
@@ -171,7 +173,7 @@ class Provisioner:
 
     def _context(self) -> ProvideContext:
         return ProvideContext(self.run.run_id, self.run.worker, self._tmp_dir(),
-                              self.settings.connect_timeout.value,
+                              self.settings.connect_timeout.value, self.provider_run,
                               self.settings.docker_network.value)
 
     def _provision(self, spec: BackendSpec) -> LiveBackend:

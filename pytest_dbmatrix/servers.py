@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from pytest_dbmatrix import providers
 from pytest_dbmatrix.providers import registry, shared
-from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, ProviderRun
 from pytest_dbmatrix.providers.registry import KEPT, Record
 from pytest_dbmatrix.redact import mask_url
 from pytest_dbmatrix.settings import BackendSpec, Settings, env_var_for, resolve
@@ -58,8 +58,8 @@ def run_up(args: argparse.Namespace) -> int:
         print("dbmatrix up: no server backend selected: pass --dbmatrix=postgresql,mariadb "
               "or set dbmatrix_backends in the ini file", file=sys.stderr)
         return 2
-    context = ProvideContext(KEPT, "main", registry.base_dir(),
-                             settings.connect_timeout.value, settings.docker_network.value)
+    context = ProvideContext(KEPT, "main", registry.base_dir(), settings.connect_timeout.value,
+                             ProviderRun(), settings.docker_network.value)
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         results = list(pool.map(lambda spec: _up(spec, context), specs))
     for line, _ in results:
@@ -76,7 +76,8 @@ def _up(spec: BackendSpec, context: ProvideContext) -> tuple[str, bool | None]:
     """A line to print, and whether a server runs (None: nothing to start)."""
     if spec.url is not None:
         return f"{spec.name}: given by {spec.url.source}; nothing to start", None
-    running = shared.find_kept(spec.name, spec.provider.value if spec.provider else None)
+    running = shared.find_kept(spec.name, spec.provider.value if spec.provider else None,
+                               context.provider_run)
     try:
         server = providers.provide(spec, context)
     except BackendUnavailable as exc:
@@ -102,13 +103,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def run_down(args: argparse.Namespace) -> int:
     wanted = {n.lower() for n in args.names}
+    run = ProviderRun()
     stopped = 0
     for record in registry.all_records():
         if record.kept and (not wanted or record.backend in wanted):
-            registry.destroy(record)
+            registry.destroy(record, run)
             print(f"stopped {record.backend}: {record.description}")
             stopped += 1
-    removed = registry.reap_stale() + _docker_orphans()
+    removed = registry.reap_stale(run) + _docker_orphans(run)
     for line in removed:
         print(f"removed, left by a killed run: {line}")
     _write_env_file()
@@ -117,12 +119,12 @@ def run_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _docker_orphans() -> list[str]:
+def _docker_orphans(run: ProviderRun) -> list[str]:
     """Containers of killed runs without a record; only when an engine answers."""
     try:
         from pytest_dbmatrix.providers import docker
 
-        return docker.reap_orphans(docker.engine("down"))
+        return docker.reap_orphans(run, docker.engine(run, "down"))
     except (BackendUnavailable, ImportError):
         return []
 
@@ -133,19 +135,20 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"dbmatrix: no servers recorded in {registry.base_dir()}")
         return 0
     print(f"dbmatrix servers recorded in {registry.base_dir()}:")
+    run = ProviderRun()
     for record in records:
-        print(f"  {record.backend}: {_state(record)}, {_owner(record)}")
+        print(f"  {record.backend}: {_state(record, run)}, {_owner(record)}")
         if record.url:
             print(f"    {mask_url(make_url(record.url))}")
         print(f"    {record.description}")
     return 0
 
 
-def _state(record: Record) -> str:
+def _state(record: Record, run: ProviderRun) -> str:
     if record.state != "ready":
         return record.state
     try:
-        alive = registry.provider_module(record.provider).is_alive(record)
+        alive = registry.provider_module(record.provider).is_alive(record, run)
     except Exception as exc:
         return f"unknown ({exc})"
     return "running" if alive else "not running"

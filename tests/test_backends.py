@@ -45,12 +45,11 @@ def test_mssql_creates_and_drops_its_database() -> None:
 
 def test_mssql_url_defaults() -> None:
     mssql = FAMILIES["mssql"]
-    url = mssql.with_driver_defaults(  # type: ignore[attr-defined]
-        sa.make_url("mssql+pyodbc://sa:pw@127.0.0.1:1433/master"))
+    url = mssql.with_driver_defaults(sa.make_url("mssql+pyodbc://sa:pw@127.0.0.1:1433/master"))
     assert url.query["TrustServerCertificate"] == "yes"
     assert url.query["driver"] == "ODBC Driver 18 for SQL Server"
     given = sa.make_url("mssql+pyodbc://sa:pw@h/master?driver=FreeTDS&TrustServerCertificate=no")
-    kept = mssql.with_driver_defaults(given)  # type: ignore[attr-defined]
+    kept = mssql.with_driver_defaults(given)
     assert kept.query == given.query
     assert mssql.connect_args(sa.make_url("mssql+pyodbc://h"), 3.2) == {"timeout": 3}
     assert mssql.connect_args(sa.make_url("mssql+pymssql://h"), 3) == {"login_timeout": 3}

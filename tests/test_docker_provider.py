@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.providers import BackendUnavailable
+from pytest_dbmatrix.providers import BackendUnavailable, ProviderRun
 from pytest_dbmatrix.providers import docker as provider
 from tests import providers_support
 from tests.providers_support import records_left, start_pytest, wait_for_file
@@ -37,9 +37,8 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Any]:
-    provider._engine = None
     try:
-        client = provider.engine("docker")
+        client = provider.engine(ProviderRun(), "docker")
     except BackendUnavailable as exc:
         _unavailable(f"{exc.reason}; run .ci/docker-stage")
     for image in set(IMAGES.values()):
@@ -48,7 +47,6 @@ def engine() -> Iterator[Any]:
         except Exception:
             _unavailable(f"image {image} is missing: build it with .ci/images/build.sh")
     yield client
-    provider._engine = None
 
 
 def _args(*names: str) -> list[str]:
@@ -189,8 +187,7 @@ def test_containers_of_live_or_foreign_owners_are_left_alone(engine: Any,
                                         provider.LABEL_RUN: f"{provider.host_tag()}_999999999_ab",
                                         provider.LABEL_PID: "999999999"}))
     try:
-        provider._orphans_done = False
-        removed = provider.reap_orphans(engine)
+        removed = provider.reap_orphans(ProviderRun(), engine)
         remaining = {c.id for c in engine.containers.list(all=True)}
         assert foreign.id in remaining and alive.id in remaining
         assert gone.id not in remaining

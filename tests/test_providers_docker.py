@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,7 +13,7 @@ from sqlalchemy.engine import URL
 from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.backends.mssql.containers import mssql_driver
 from pytest_dbmatrix.backends.recipes import ContainerRecipe
-from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext
+from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, ProviderRun
 from pytest_dbmatrix.providers import docker as provider
 from pytest_dbmatrix.providers.registry import Record
 from pytest_dbmatrix.run_identity import RunIdentity
@@ -22,14 +21,6 @@ from pytest_dbmatrix.settings import BackendSpec, Sourced
 from tests import providers_support
 
 state_dir = providers_support.state_dir
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine() -> Iterator[None]:
-    """Each test detects the engine again (the answer is cached per process)."""
-    provider._engine = None
-    yield
-    provider._engine = None
 
 
 # -- detection ------------------------------------------------------------------------------
@@ -41,7 +32,7 @@ def test_no_socket_and_no_docker_host_is_unavailable_at_once(
     monkeypatch.setattr(tc_client, "get_docker_host", lambda: None)
     monkeypatch.setattr(provider, "DEFAULT_SOCKET", "/nonexistent/docker.sock")
     with pytest.raises(BackendUnavailable) as failed:
-        provider.engine("postgresql")
+        provider.engine(ProviderRun(), "postgresql")
     assert failed.value.reason == ("no Docker engine: DOCKER_HOST is unset and "
                                    "/nonexistent/docker.sock does not exist")
 
@@ -54,7 +45,7 @@ def test_an_engine_that_never_answers_is_given_up_after_the_bound(
         where = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
         monkeypatch.setenv("DOCKER_HOST", where)
         with pytest.raises(BackendUnavailable) as failed:
-            provider.engine("postgresql")
+            provider.engine(ProviderRun(), "postgresql")
     assert failed.value.reason.startswith(f"no Docker engine answers at {where} within 3 s: ")
 
 
@@ -118,11 +109,10 @@ def _record(name: str) -> Record:
 def test_container_arguments(monkeypatch: pytest.MonkeyPatch, network: str) -> None:
     FakeTcClient.calls = []
     monkeypatch.setattr(tc_client, "DockerClient", FakeTcClient)
-    monkeypatch.setattr(provider, "engine", lambda name: FakeEngine())
     record = _record("postgresql")
     recipe = _recipe("postgresql")
     provider._run(_spec("postgresql"), "postgres:16", recipe, record, 40001, "pw",
-                  network == "host", 1)
+                  network == "host", 1, FakeEngine())
     (call,) = FakeTcClient.calls
     assert call["labels"][provider.LABEL_RUN] == record.run_id
     assert call["labels"][provider.LABEL_PID] == str(record.owner_pid)
@@ -188,14 +178,14 @@ def test_mssql_container_gets_its_database_after_start(
     """The image creates no database: the provider waits on master, then creates one."""
     waited: list[URL] = []
     created: list[tuple[URL, str]] = []
-    monkeypatch.setattr(provider, "engine", lambda name: FakeEngine())
+    monkeypatch.setattr(provider, "engine", lambda run, name: FakeEngine())
     monkeypatch.setattr(provider, "_run", lambda *args: FakeContainer())
     monkeypatch.setattr(provider, "wait_until_ready",
                         lambda family, url, *rest: waited.append(url))
     monkeypatch.setattr(provider, "ensure_database",
                         lambda family, url, name: created.append((url, name)))
     driver, query = mssql_driver("mssql", ["ODBC Driver 18 for SQL Server"], False)
-    context = ProvideContext("x", "main", tmp_path, 10.0, "host")
+    context = ProvideContext("x", "main", tmp_path, 10.0, ProviderRun(), "host")
     record = provider._start(_spec("mssql"), context, _recipe("mssql"), driver, query,
                              _record("mssql"))
     assert [u.database for u in waited] == ["master"]

@@ -19,7 +19,13 @@ import sqlalchemy as sa
 from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.backends.mysql import local as mysql_local
 from pytest_dbmatrix.backends.postgresql import local as postgres_local
-from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, local, registry
+from pytest_dbmatrix.providers import (
+    BackendUnavailable,
+    ProvideContext,
+    ProviderRun,
+    local,
+    registry,
+)
 from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import BackendSpec, Sourced
 from tests import providers_support
@@ -152,7 +158,7 @@ def _spec(name: str) -> BackendSpec:
 
 
 def _context(tmp_path: Path) -> ProvideContext:
-    return ProvideContext(RunIdentity.new().run_id, "main", tmp_path, 10.0)
+    return ProvideContext(RunIdentity.new().run_id, "main", tmp_path, 10.0, ProviderRun())
 
 
 def test_a_port_taken_before_the_server_binds_it_is_retried(
@@ -161,8 +167,8 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        ports = iter([busy, local.free_port()])
-        monkeypatch.setattr(local, "free_port", lambda: next(ports))
+        ports = iter([busy, local.free_port(ProviderRun())])
+        monkeypatch.setattr(local, "free_port", lambda run: next(ports))
         server = local.provide(_spec("postgresql"), _context(tmp_path))
     try:
         assert server.url.port != busy
@@ -219,5 +225,5 @@ def test_records_of_live_owners_are_never_reaped(state_dir: Path) -> None:
     other_host = registry.Record("d", "postgresql", "local", "0000_999999999_abcd", host="ffff")
     for record in (mine, kept, gone, other_host):
         registry.write(record)
-    assert registry.reap_stale() == []  # `gone` had no server yet: removed silently
+    assert registry.reap_stale(ProviderRun()) == []  # `gone` had no server yet: removed silently
     assert records_left(state_dir) == ["a", "b", "d"]

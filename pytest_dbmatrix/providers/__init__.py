@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, ProviderRun, Server
 from pytest_dbmatrix.settings import BackendSpec
 
 Provide = Callable[[BackendSpec, ProvideContext], Server]
@@ -48,4 +48,4 @@ def provide(spec: BackendSpec, context: ProvideContext) -> Server:
     raise BackendUnavailable(spec.name, "; ".join(reasons))
 
 
-__all__ = ["BackendUnavailable", "ProvideContext", "Server", "provide"]
+__all__ = ["BackendUnavailable", "ProvideContext", "ProviderRun", "Server", "provide"]

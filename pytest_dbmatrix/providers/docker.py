@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sqlalchemy.engine import URL
 
 from pytest_dbmatrix.backends.recipes import DATABASE, ContainerRecipe
 from pytest_dbmatrix.providers import registry, shared
-from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, ProviderRun, Server
 from pytest_dbmatrix.providers.ready import (
     LOG_LINES,
     NotReady,
@@ -42,19 +41,14 @@ LABEL = "pytest-dbmatrix"
 LABEL_RUN, LABEL_PID, LABEL_HOST = f"{LABEL}.run-id", f"{LABEL}.owner-pid", f"{LABEL}.host"
 LABEL_KEY, LABEL_BACKEND = f"{LABEL}.key", f"{LABEL}.backend"
 
-_engine_lock = threading.Lock()
-_engine: tuple[Any, str] | None = None
-_orphans_lock = threading.Lock()
-_orphans_done = False
-
 
 def provide(spec: BackendSpec, context: ProvideContext) -> Server:
     recipe = spec.family.container_recipe()
     if recipe is None:
         raise BackendUnavailable(spec.name, f"no container recipe for {spec.family.kind}")
     driver, query = spec.family.server_driver(spec.name)
-    client = engine(spec.name)
-    removed = reap_orphans(client)
+    client = engine(context.provider_run, spec.name)
+    removed = reap_orphans(context.provider_run, client)
     server = shared.obtain(spec, context, "docker",
                            lambda record: _start(spec, context, recipe, driver, query, record))
     if removed:
@@ -66,13 +60,13 @@ def provide(spec: BackendSpec, context: ProvideContext) -> Server:
 # -- the engine ------------------------------------------------------------------------------
 
 
-def engine(name: str) -> Any:
-    """A client of a Docker engine that answered, or BackendUnavailable saying why not, fast."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = _connect()
-    client, reason = _engine
+def engine(run: ProviderRun, name: str) -> Any:
+    """A client of a Docker engine that answered, or BackendUnavailable saying why not, fast;
+    asked once per run."""
+    with run.engine_lock:
+        if run.docker_engine is None:
+            run.docker_engine = _connect()
+    client, reason = run.docker_engine
     if client is None:
         raise BackendUnavailable(name, reason)
     return client
@@ -126,12 +120,13 @@ def _labels(record: Record) -> dict[str, str]:
 def _start(spec: BackendSpec, context: ProvideContext, recipe: ContainerRecipe, driver: str,
            query: dict[str, str], record: Record) -> Record:
     image, source = _image(spec)
-    client = engine(spec.name)
+    client = engine(context.provider_run, spec.name)
     host_network = context.docker_network == "host"
     for attempt in range(1, ATTEMPTS + 1):
-        port = free_port() if host_network else recipe.port
+        port = free_port(context.provider_run) if host_network else recipe.port
         password = recipe.password()
-        container = _run(spec, image, recipe, record, port, password, host_network, attempt)
+        container = _run(spec, image, recipe, record, port, password, host_network, attempt,
+                         client)
         try:
             record.container_id = container.id
             registry.write(record)  # from here on a killed run leaves a reapable record
@@ -161,7 +156,7 @@ def _start(spec: BackendSpec, context: ProvideContext, recipe: ContainerRecipe, 
 
 
 def _run(spec: BackendSpec, image: str, recipe: ContainerRecipe, record: Record, port: int,
-         password: str, host_network: bool, attempt: int) -> Any:
+         password: str, host_network: bool, attempt: int, client: Any) -> Any:
     """Create and start the container through testcontainers (pulling the image if missing)."""
     from testcontainers.core.docker_client import DockerClient
 
@@ -169,7 +164,7 @@ def _run(spec: BackendSpec, image: str, recipe: ContainerRecipe, record: Record,
     kwargs: dict[str, Any] = {"network": "host"} if host_network else {}
     ports: Any = None
     if not host_network:
-        bind = "127.0.0.1" if _local_engine(engine(spec.name)) else ""
+        bind = "127.0.0.1" if _local_engine(client) else ""
         ports = {f"{recipe.port}/tcp": (bind, None) if bind else None}
     name = f"dbmatrix-{record.key}" + (f"-{attempt}" if attempt > 1 else "")
     try:
@@ -177,7 +172,7 @@ def _run(spec: BackendSpec, image: str, recipe: ContainerRecipe, record: Record,
                                   environment=recipe.environment(password, port, host_network),
                                   ports=ports, labels=_labels(record), name=name, **kwargs)
     except DockerException as exc:
-        _remove_named(name)
+        _remove_named(client, name)
         first = str(exc).strip().splitlines()[0]
         raise BackendUnavailable(
             spec.name, f"cannot start a container of {image}: {first}; pull the image "
@@ -221,43 +216,43 @@ def _remove(container: Any) -> None:
         container.remove(force=True, v=True)
 
 
-def _remove_named(name: str) -> None:
+def _remove_named(client: Any, name: str) -> None:
     DockerException = _sdk("errors").DockerException
 
-    with contextlib.suppress(DockerException, BackendUnavailable):
-        _remove(engine(name).containers.get(name))
+    with contextlib.suppress(DockerException):
+        _remove(client.containers.get(name))
 
 
 # -- stopping and reaping ------------------------------------------------------------------------
 
 
-def is_alive(record: Record) -> bool:
+def is_alive(record: Record, run: ProviderRun) -> bool:
     NotFound = _sdk("errors").NotFound
 
     try:
-        return bool(engine(record.backend).containers.get(record.container_id).status
+        return bool(engine(run, record.backend).containers.get(record.container_id).status
                     == "running")
     except NotFound:
         return False
 
 
-def destroy(record: Record) -> None:
+def destroy(record: Record, run: ProviderRun) -> None:
     """Remove the record's container (and its volumes); gone already is fine."""
     NotFound = _sdk("errors").NotFound
 
     if not record.container_id:
         return
     with contextlib.suppress(NotFound):
-        _remove(engine(record.backend).containers.get(record.container_id))
+        _remove(engine(run, record.backend).containers.get(record.container_id))
 
 
-def reap_orphans(client: Any) -> list[str]:
-    """Containers of killed runs that no record names (killed right after creating them)."""
-    global _orphans_done
-    with _orphans_lock:
-        if _orphans_done:
+def reap_orphans(run: ProviderRun, client: Any) -> list[str]:
+    """Containers of killed runs that no record names (killed right after creating them);
+    looked for once per run."""
+    with run.orphans_lock:
+        if run.orphans_reaped:
             return []
-        _orphans_done = True
+        run.orphans_reaped = True
         removed = []
         with registry.locked("reap"):
             for container in client.containers.list(all=True, filters={"label": LABEL}):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pytest_dbmatrix.backends.recipes import DATABASE, Binaries, LocalRecipe, User
 from pytest_dbmatrix.providers import registry, shared
-from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, ProviderRun, Server
 from pytest_dbmatrix.providers.ready import NotReady, ensure_database, free_port, wait_until_ready
 from pytest_dbmatrix.providers.registry import Record
 from pytest_dbmatrix.run_identity import pid_alive
@@ -33,7 +33,6 @@ ATTEMPTS = 3
 SETUP_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 MAX_SOCKET_PATH = 100
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def provide(spec: BackendSpec, context: ProvideContext) -> Server:
@@ -47,12 +46,14 @@ def provide(spec: BackendSpec, context: ProvideContext) -> Server:
     try:
         binaries = recipe.find(spec.family.kind)
         return shared.obtain(spec, context, "local",
-                             lambda record: _start(spec, recipe, binaries, record))
+                             lambda record: _start(spec, recipe, binaries, record,
+                                                   context.provider_run))
     except BackendUnavailable as exc:
         raise BackendUnavailable(spec.name, exc.reason) from None
 
 
-def _start(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: Record) -> Record:
+def _start(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: Record,
+           run: ProviderRun) -> Record:
     directory = registry.record_dir(record.key)
     data = directory / "data"
     record.data_dir = str(data)
@@ -66,18 +67,18 @@ def _start(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: R
         _check_socket(recipe, data)
         _run_setup(spec, recipe.initialise(binaries, data, password, user), directory, user)
         (directory / "pwfile").unlink(missing_ok=True)
-        return _serve(spec, recipe, binaries, record, password, user)
+        return _serve(spec, recipe, binaries, record, password, user, run)
     except BaseException:
-        destroy(record)
+        destroy(record, run)
         raise
 
 
 def _serve(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: Record,
-           password: str, user: User) -> Record:
+           password: str, user: User, run: ProviderRun) -> Record:
     directory = registry.record_dir(record.key)
     for attempt in range(1, ATTEMPTS + 1):
-        port = free_port()
-        proc = _spawn(recipe.command(binaries, Path(record.data_dir), port), directory, user)
+        port = free_port(run)
+        proc = _spawn(recipe.command(binaries, Path(record.data_dir), port), directory, user, run)
         record.server_pid = proc.pid
         registry.write(record)
         url = recipe.admin_url(spec.family.default_driver, port, password)
@@ -85,7 +86,7 @@ def _serve(spec: BackendSpec, recipe: LocalRecipe, binaries: Binaries, record: R
             wait_until_ready(spec.family, url, recipe.timeout, functools.partial(_exited, proc),
                              functools.partial(_log_tail, directory), (password,))
         except NotReady as exc:
-            _stop(record)
+            _stop(record, run)
             if exc.port_taken and attempt < ATTEMPTS:
                 continue
             what = f"the local {binaries.product} server ({binaries.label})"
@@ -148,14 +149,15 @@ def _run_setup(spec: BackendSpec, argv: list[str], directory: Path, user: User) 
                                             f"{done.returncode}; its output ends with:\n{tail}")
 
 
-def _spawn(argv: list[str], directory: Path, user: User) -> subprocess.Popen[bytes]:
+def _spawn(argv: list[str], directory: Path, user: User,
+           run: ProviderRun) -> subprocess.Popen[bytes]:
     with (directory / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=directory, env=_environment(), start_new_session=True,
             user=user and user.pw_uid, group=user and user.pw_gid,
             extra_groups=[] if user else None)
-    _children[proc.pid] = proc
+    run.children[proc.pid] = proc
     return proc
 
 
@@ -203,40 +205,41 @@ def _server_pids(record: Record) -> list[int]:
     return sorted(p for p in pids if record.data_dir in (_cmdline(p) or ""))
 
 
-def _stop(record: Record) -> None:
+def _stop(record: Record, run: ProviderRun) -> None:
     pids = _server_pids(record)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, record.stop_signal)
     deadline = time.monotonic() + STOP_TIMEOUT
     while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if _running(p)]
+        pids = [p for p in pids if _running(p, run)]
         time.sleep(0.1)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, 9)
     for pid in pids:
-        _running(pid, wait=5.0)
+        _running(pid, run, wait=5.0)
 
 
-def _running(pid: int, wait: float = 0.0) -> bool:
-    child = _children.get(pid)
+def _running(pid: int, run: ProviderRun, wait: float = 0.0) -> bool:
+    """Whether the process runs; a child of this run is waited for (no zombie left)."""
+    child = run.children.get(pid)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(wait)
         if child.returncode is not None:
-            _children.pop(pid, None)
+            run.children.pop(pid, None)
             return False
         return True
     return _cmdline(pid) is not None
 
 
-def is_alive(record: Record) -> bool:
+def is_alive(record: Record, run: ProviderRun) -> bool:
     return bool(record.server_pid) and record.server_pid in _server_pids(record)
 
 
-def destroy(record: Record) -> None:
+def destroy(record: Record, run: ProviderRun) -> None:
     """Stop the server (fast shutdown, then kill) and remove its data directory."""
-    _stop(record)
+    _stop(record, run)
     if record.data_dir:
         shutil.rmtree(record.data_dir, ignore_errors=True)

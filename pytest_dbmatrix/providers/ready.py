@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -14,15 +13,13 @@ from sqlalchemy.pool import NullPool
 
 from pytest_dbmatrix.backends.base import Backend
 from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.providers.base import ProviderRun
 from pytest_dbmatrix.redact import scrub
 
 POLL = 0.5
 ATTEMPT_TIMEOUT = 3.0
 LOG_LINES = 25
 BIND_ERRORS = ("address already in use", "could not bind", "bind on tcp/ip port")
-
-_given_ports: set[int] = set()
-_ports_lock = threading.Lock()
 
 
 class NotReady(Exception):
@@ -44,15 +41,15 @@ class NotReady(Exception):
         return f"{what} {self.reason}" + (f"; its log ends with:\n{tail}" if tail else "")
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on, never handed out twice by this process."""
-    with _ports_lock:
+def free_port(run: ProviderRun) -> int:
+    """A loopback port nobody listens on, never handed out twice in `run`."""
+    with run.ports_lock:
         for _ in range(50):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.bind(("127.0.0.1", 0))
                 port = int(sock.getsockname()[1])
-            if port not in _given_ports:
-                _given_ports.add(port)
+            if port not in run.given_ports:
+                run.given_ports.add(port)
                 return port
     raise RuntimeError("no free loopback port")
 

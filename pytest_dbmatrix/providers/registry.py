@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 
+from pytest_dbmatrix.providers.base import ProviderRun
 from pytest_dbmatrix.run_identity import host_tag, pid_alive
 
 KEPT = "up"
@@ -69,9 +70,9 @@ class Record:
 
 
 class ProviderModule(Protocol):
-    def is_alive(self, record: Record) -> bool: ...
+    def is_alive(self, record: Record, run: ProviderRun) -> bool: ...
 
-    def destroy(self, record: Record) -> None: ...
+    def destroy(self, record: Record, run: ProviderRun) -> None: ...
 
 
 def provider_module(name: str) -> ProviderModule:
@@ -180,14 +181,14 @@ def release_lease(key: str, worker: str) -> int:
     return alive
 
 
-def destroy(record: Record) -> None:
+def destroy(record: Record, run: ProviderRun) -> None:
     """Stop the record's server (if it got that far) and remove every file of it."""
     if record.container_id or record.server_pid or record.data_dir:
-        provider_module(record.provider).destroy(record)
+        provider_module(record.provider).destroy(record, run)
     forget(record.key)
 
 
-def reap_stale() -> list[str]:
+def reap_stale(run: ProviderRun) -> list[str]:
     """Remove what runs whose owning process is gone left behind; say what was removed."""
     removed = []
     with locked("reap"):
@@ -196,7 +197,7 @@ def reap_stale() -> list[str]:
                 continue
             had_server = bool(record.container_id or record.server_pid)
             try:
-                destroy(record)
+                destroy(record, run)
             except Exception as exc:
                 removed.append(f"could not remove {record.label()}: {exc}")
                 continue

@@ -9,22 +9,18 @@ Each worker holds a lease; the last to release it stops the server. A server kep
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
 from pytest_dbmatrix.providers import registry
-from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, Server
+from pytest_dbmatrix.providers.base import BackendUnavailable, ProvideContext, ProviderRun, Server
 from pytest_dbmatrix.providers.registry import KEPT, Record
 from pytest_dbmatrix.settings import BackendSpec
 
 REMOVED = "removed, left by killed runs"
 Start = Callable[[Record], Record]
 """Start a server for a fresh record (key, backend, owner filled in); the completed record."""
-
-_reap_lock = threading.Lock()
-_reaped = False
 
 
 def record_key(run_id: str, provider: str, backend: str) -> str:
@@ -37,9 +33,10 @@ def obtain(spec: BackendSpec, context: ProvideContext, provider: str, start: Sta
         registry.base_dir()
     except (OSError, RuntimeError) as exc:
         raise BackendUnavailable(spec.name, f"cannot record servers: {exc}") from None
-    reaped = reap_once()
+    run = context.provider_run
+    reaped = reap_once(run)
     forced = provider if spec.provider else None
-    kept = None if context.run_id == KEPT else find_kept(spec.name, forced)
+    kept = None if context.run_id == KEPT else find_kept(spec.name, forced, run)
     if kept is not None:
         return _server(kept, context, reaped, lease=False)
     key = record_key(context.run_id, provider, spec.name)
@@ -47,8 +44,8 @@ def obtain(spec: BackendSpec, context: ProvideContext, provider: str, start: Sta
         record = registry.read(key)
         if record and record.state == "failed":
             raise BackendUnavailable(spec.name, record.reason)
-        if record and (record.state != "ready" or not _alive(record)):
-            registry.destroy(record)
+        if record and (record.state != "ready" or not _alive(record, run)):
+            registry.destroy(record, run)
             record = None
         if record is None:
             record = _start(spec, context, provider, key, start)
@@ -77,9 +74,9 @@ def _start(spec: BackendSpec, context: ProvideContext, provider: str, key: str,
     return record
 
 
-def _alive(record: Record) -> bool:
+def _alive(record: Record, run: ProviderRun) -> bool:
     try:
-        return registry.provider_module(record.provider).is_alive(record)
+        return registry.provider_module(record.provider).is_alive(record, run)
     except Exception:
         return False
 
@@ -88,41 +85,40 @@ def _server(record: Record, context: ProvideContext, reaped: list[str], lease: b
     kept = " kept by 'dbmatrix up'" if record.kept else ""
     source = f"{record.provider} server{kept or ' started for this run'}"
     server = Server(make_url(record.url), record.provider, source,
-                    stop=_releaser(record.key, context.worker) if lease else None)
+                    stop=_releaser(record.key, context) if lease else None)
     server.details["server"] = record.description + (f" ({kept.strip()})" if kept else "")
     if reaped:
         server.details[REMOVED] = "; ".join(reaped)
     return server
 
 
-def _releaser(key: str, worker: str) -> Callable[[], None]:
+def _releaser(key: str, context: ProvideContext) -> Callable[[], None]:
     def release() -> None:
         with registry.locked(key):
-            if registry.release_lease(key, worker):
+            if registry.release_lease(key, context.worker):
                 return
             record = registry.read(key)
             if record is not None:
-                registry.destroy(record)
+                registry.destroy(record, context.provider_run)
             else:
                 registry.forget(key)
             registry.unlock_file(key)
     return release
 
 
-def find_kept(backend: str, provider: str | None) -> Record | None:
+def find_kept(backend: str, provider: str | None, run: ProviderRun) -> Record | None:
     """The live server `dbmatrix up` started for `backend` (of `provider` when forced)."""
     for name in [provider] if provider else list(registry.MODULES):
         record = registry.read(record_key(KEPT, name, backend))
-        if record is not None and record.state == "ready" and _alive(record):
+        if record is not None and record.state == "ready" and _alive(record, run):
             return record
     return None
 
 
-def reap_once() -> list[str]:
-    """Reap what killed runs left, once per process; what was removed (reported once)."""
-    global _reaped
-    with _reap_lock:
-        if _reaped:
+def reap_once(run: ProviderRun) -> list[str]:
+    """Reap what killed runs left, once per run; what was removed (reported once)."""
+    with run.reap_lock:
+        if run.records_reaped:
             return []
-        _reaped = True
-        return registry.reap_stale()
+        run.records_reaped = True
+        return registry.reap_stale(run)
