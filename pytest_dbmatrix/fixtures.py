@@ -8,7 +8,7 @@ import types
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -81,14 +81,32 @@ def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:
         f"through dbmatrix_metadata, not inside tests"), stacklevel=1)
 
 
-class TestTransaction:
+S = TypeVar("S", bound="Shared")
+
+
+class Shared:
+    """Something of the running test used by several fixtures: begun by the first of them and
+    ended when the last is torn down, in whichever order pytest tears them down."""
+
+    users = 0
+
+    def join(self: S) -> S:
+        self.users += 1
+        return self
+
+    def leave(self) -> bool:
+        """True when the last user left: time to end it."""
+        self.users -= 1
+        return not self.users
+
+
+class TestTransaction(Shared):
     """The connection and outer transaction of one test, shared by the fixtures that use it."""
 
     __test__ = False  # not a test class, whatever pytest's naming rules say
 
     def __init__(self, connection: Connection, backend: LiveBackend) -> None:
         self.backend = backend
-        self.users = 0
         self.connection = connection
         self.watch = (None if backend.capabilities.transactional_ddl
                       else DDLWatch(self.connection, backend))
@@ -106,36 +124,42 @@ class TestTransaction:
             _drop_leaked_tables(self.backend, leaked)
 
 
-def _connect(state: MatrixState, engine: Engine, backend: LiveBackend) -> Connection:
-    """A connection for the test. Once one cannot be made the backend is lost for the rest of
+def fail_if_lost(state: MatrixState, backend: LiveBackend) -> None:
+    """Once a connection to a backend could not be made, the backend is lost for the rest of
     the session: its later tests fail at once, not each after the connect timeout."""
     lost = state.lost_backends.get(backend.name)
     if lost is not None:
         pytest.fail(f"dbmatrix: backend {backend.name!r} was lost earlier in this session; this "
                     f"test did not try to connect. {lost}", pytrace=False)
+
+
+def note_lost(state: MatrixState, backend: LiveBackend, exc: BaseException) -> None:
+    """Record that a test could not connect, on the error too."""
+    lost = state.lost_backends[backend.name] = state.provisioner.lost_reason(backend, exc)
+    exc.add_note(f"dbmatrix: backend {backend.name!r} lost mid-session; its later tests fail "
+                 f"without trying. {lost}")
+
+
+def _connect(state: MatrixState, engine: Engine, backend: LiveBackend) -> Connection:
+    """A connection for the test, unless its backend is lost."""
+    fail_if_lost(state, backend)
     try:
         return engine.connect()
     except sa.exc.DBAPIError as exc:
-        lost = state.lost_backends[backend.name] = state.provisioner.lost_reason(backend, exc)
-        exc.add_note(f"dbmatrix: backend {backend.name!r} lost mid-session; its later tests fail "
-                     f"without trying. {lost}")
+        note_lost(state, backend, exc)
         raise
 
 
 @contextmanager
 def _test_transaction(state: MatrixState, engine: Engine,
                       backend: LiveBackend) -> Iterator[TestTransaction]:
-    """The running test's transaction, begun by the first fixture that needs it and ended
-    when the last of them is torn down, in whichever order pytest tears them down."""
-    test = state.test_transaction
-    if test is None:
-        test = state.test_transaction = TestTransaction(_connect(state, engine, backend), backend)
-    test.users += 1
+    """The running test's transaction, shared by the fixtures that use it."""
+    test = state.test_transaction or TestTransaction(_connect(state, engine, backend), backend)
+    state.test_transaction = test.join()
     try:
         yield test
     finally:
-        test.users -= 1
-        if not test.users:
+        if test.leave():
             state.test_transaction = None
             test.end()
 

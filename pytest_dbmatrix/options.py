@@ -85,6 +85,10 @@ OPTIONS = (
            "selected backends (default: mssql,oracle)", metavar="DIALECTS"),
     Option("--dbmatrix-alembic-sql-dir", "dbmatrix_alembic_sql_dir", "string",
            "directory for the offline SQL files (default: pytest's temp dir)", metavar="DIR"),
+    Option("--dbmatrix-async-driver", "dbmatrix_async_drivers", "linelist",
+           "async driver of a backend for the db_async_* fixtures, NAME=DRIVER (repeatable), "
+           "e.g. postgresql=psycopg (default: sqlite=aiosqlite, postgresql=asyncpg, "
+           "mysql/mariadb=aiomysql, mssql=aioodbc)", action="append", metavar="NAME=DRIVER"),
     Option("--dbmatrix-html", "dbmatrix_html", "string",
            "write the matrix as a self-contained HTML page to PATH", metavar="PATH"),
 )

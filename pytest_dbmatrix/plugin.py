@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 
+from pytest_dbmatrix.async_fixtures import async_matrix_plugin
 from pytest_dbmatrix.fixtures import matrix_fixtures
 from pytest_dbmatrix.matrix_hooks import MatrixSession, SecretScrubber
 from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for migration tests
@@ -44,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
     config.pluginmanager.register(matrix_fixtures(state), "dbmatrix-fixtures")
+    config.pluginmanager.register(async_matrix_plugin(state), "dbmatrix-async-fixtures")
     if settings.secrets:
         config.pluginmanager.register(SecretScrubber(settings.secrets), "dbmatrix-scrubber")
     if config.pluginmanager.hasplugin("xdist"):

@@ -23,23 +23,44 @@ from pytest_dbmatrix.run_identity import RunIdentity, stale_databases
 from pytest_dbmatrix.settings import BackendSpec, Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from pytest_dbmatrix.exclusions import Identity
+
+
+def _engine_options(family: Backend, url: URL, settings: Settings) -> dict[str, Any]:
+    """The family's `create_engine` options with the connect timeout of the settings."""
+    options: dict[str, Any] = dict(family.engine_options(url))
+    options["connect_args"] = family.connect_args(url, settings.connect_timeout.value)
+    return options
+
+
+def _prepare(family: Backend, engine: Engine, settings: Settings) -> Engine:
+    family.prepare_engine(engine, foreign_keys=settings.sqlite_foreign_keys.value,
+                          durable=settings.sqlite_durable.value)
+    return engine
 
 
 def run_engine(family: Backend, url: URL, settings: Settings, *, admin: bool = False,
                memory: bool = False) -> Engine:
     """An engine of the run: the family's options, the connect timeout and the SQLite pragmas
     of the settings. `admin`: autocommit without a pool; `memory`: one shared connection."""
-    options: dict[str, Any] = dict(family.engine_options(url))
-    options["connect_args"] = family.connect_args(url, settings.connect_timeout.value)
+    options = _engine_options(family, url, settings)
     if admin:
         options.update(isolation_level="AUTOCOMMIT", poolclass=NullPool)
     elif memory:
         options.update(poolclass=StaticPool)
         options["connect_args"]["check_same_thread"] = False
-    engine = sa.create_engine(url, **options)
-    family.prepare_engine(engine, foreign_keys=settings.sqlite_foreign_keys.value,
-                          durable=settings.sqlite_durable.value)
+    return _prepare(family, sa.create_engine(url, **options), settings)
+
+
+def run_async_engine(family: Backend, url: URL, settings: Settings) -> AsyncEngine:
+    """An async engine of the run (`url` names an async driver), set up like `run_engine`'s:
+    the family's events go on its sync side, where SQLAlchemy runs them."""
+    from sqlalchemy.ext.asyncio import create_async_engine  # only for async tests
+
+    engine = create_async_engine(url, **_engine_options(family, url, settings))
+    _prepare(family, engine.sync_engine, settings)
     return engine
 
 

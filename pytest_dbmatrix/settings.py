@@ -32,6 +32,8 @@ class BackendSpec(NamedTuple):
     url: Sourced[URL] | None = None
     provider: Sourced[str] | None = None
     image: Sourced[str] | None = None
+    async_driver: Sourced[str] | None = None
+    """The driver of the db_async_* fixtures when chosen; else the family's default."""
 
     @property
     def env_var(self) -> str:
@@ -156,8 +158,20 @@ def _parse_url(name: str, raw: Sourced[str]) -> Sourced[URL]:
     return Sourced(url, raw.source)
 
 
+def _async_driver(name: str, family: Backend,
+                  drivers: dict[str, Sourced[str]]) -> Sourced[str] | None:
+    chosen = drivers.get(name)
+    if chosen and chosen.value not in family.async_drivers:
+        known = ", ".join(family.async_drivers) or "none"
+        raise pytest.UsageError(
+            f"dbmatrix: {chosen.source} gives async driver {chosen.value!r} for {name!r}; "
+            f"the {family.kind} family has {known}"
+        )
+    return chosen
+
+
 def _spec(name: str, urls: dict[str, Sourced[str]], providers: dict[str, Sourced[str]],
-          images: dict[str, Sourced[str]]) -> BackendSpec:
+          images: dict[str, Sourced[str]], drivers: dict[str, Sourced[str]]) -> BackendSpec:
     raw = _url_for(name, urls)
     url = _parse_url(name, raw) if raw else None
     family = family_for(name, url.value.get_backend_name() if url else None)
@@ -179,7 +193,8 @@ def _spec(name: str, urls: dict[str, Sourced[str]], providers: dict[str, Sourced
             f"dbmatrix: {provider.source} gives provider {provider.value!r} for {name!r}; "
             f"choose one of {', '.join(PROVIDERS)}"
         )
-    return BackendSpec(name, family, url, provider, images.get(name))
+    return BackendSpec(name, family, url, provider, images.get(name),
+                       _async_driver(name, family, drivers))
 
 
 def resolve(config: pytest.Config) -> Settings:
@@ -190,7 +205,8 @@ def resolve(config: pytest.Config) -> Settings:
     urls = _pairs(config, "dbmatrix_urls")
     providers = _pairs(config, "dbmatrix_providers")
     images = _pairs(config, "dbmatrix_images")
-    specs = {name: _spec(name, urls, providers, images) for name in backends.value}
+    drivers = _pairs(config, "dbmatrix_async_drivers")
+    specs = {name: _spec(name, urls, providers, images, drivers) for name in backends.value}
     secrets = tuple(
         s.url.value.password for s in specs.values() if s.url and s.url.value.password
     )

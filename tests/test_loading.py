@@ -59,7 +59,8 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
     """Drivers, testcontainers and Alembic are imported when a backend or a migration test
     needs them, not when the plugin loads; so are the plugin's own modules for failures,
     markers, migrations and the other database families, and the thread pool that provisions
-    several backends at once."""
+    several backends at once; so are the async drivers, SQLAlchemy's asyncio extension,
+    greenlet, pytest-asyncio and anyio (without their pytest plugins, which load them)."""
     pytester.makepyfile("""
         import sys
 
@@ -69,10 +70,12 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
                 "pytest_dbmatrix.backends.postgresql", "pytest_dbmatrix.backends.mysql",
                 "pytest_dbmatrix.backends.mariadb", "pytest_dbmatrix.backends.mssql",
                 "pytest_dbmatrix.backends.oracle", "pytest_dbmatrix.backends.recipes",
-                "concurrent.futures.thread")
+                "concurrent.futures.thread", "sqlalchemy.ext.asyncio", "greenlet", "asyncpg",
+                "aiosqlite", "aiomysql", "asyncmy", "pytest_asyncio", "anyio")
 
         def test_nothing_lazy_imported(db_session):
             assert [m for m in LAZY if m in sys.modules] == []
     """)
-    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:hypothesispytest")
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:hypothesispytest",
+                                           "-p", "no:asyncio", "-p", "no:anyio")
     result.assert_outcomes(passed=1)

@@ -79,6 +79,9 @@ class Backend:
     """Families whose servers this family's dialect also reaches (MySQL's and MariaDB's)."""
     min_version: ClassVar[tuple[int, ...]] = ()
     """The oldest server still maintained upstream and supported by SQLAlchemy 2."""
+    async_drivers: ClassVar[tuple[str, ...]] = ()
+    """Drivers of SQLAlchemy's asyncio extension for this family, the default first; each is
+    also the module to import and the name to `pip install`."""
 
     def role_module(self, role: str) -> ModuleType | None:
         """The family's module `role` (e.g. "containers"), else its parent family's; None
@@ -160,6 +163,14 @@ class Backend:
     def with_driver_defaults(self, url: URL) -> URL:
         """`url` with the driver settings the family needs and the user did not give."""
         return url
+
+    def async_url(self, url: URL, driver: str | None = None) -> URL:
+        """`url`'s database through an async driver: `driver`, or the family's default."""
+        chosen = driver or (self.async_drivers[0] if self.async_drivers else None)
+        if chosen is None or chosen not in self.async_drivers:
+            known = ", ".join(self.async_drivers) or "none"
+            raise ValueError(f"{self.kind} has no async driver {chosen!r} (known: {known})")
+        return url.set(drivername=f"{url.get_backend_name()}+{chosen}")
 
     def compile_dialect(self) -> sa.engine.Dialect:
         """A dialect instance for compiling DDL with no server."""

@@ -19,6 +19,7 @@ class MSSQLBackend(Backend):
     default_image = "mcr.microsoft.com/mssql/server:2022-latest"
     product = "SQL Server"
     min_version = (14,)
+    async_drivers = ("aioodbc",)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,
@@ -33,7 +34,7 @@ class MSSQLBackend(Backend):
     )
 
     def connect_args(self, url: URL, timeout: float) -> dict[str, Any]:
-        if url.get_driver_name() == "pyodbc":
+        if url.get_driver_name() in ("pyodbc", "aioodbc"):
             return {"timeout": max(1, round(timeout))}
         if url.get_driver_name() == "pymssql":
             return {"login_timeout": max(1, round(timeout))}
@@ -46,7 +47,7 @@ class MSSQLBackend(Backend):
 
     def with_driver_defaults(self, url: URL, odbc_driver: str | None = None) -> URL:
         """Add the ODBC driver and TrustServerCertificate when the URL does not say."""
-        if url.get_driver_name() != "pyodbc":
+        if url.get_driver_name() not in ("pyodbc", "aioodbc"):
             return url
         query = dict(url.query)
         query.setdefault("driver", odbc_driver or ODBC_DRIVERS[0])

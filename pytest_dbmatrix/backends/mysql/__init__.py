@@ -25,6 +25,7 @@ class MySQLBackend(Backend):
     product = "MySQL"
     min_version = (8, 0)
     server_kinds = frozenset({"mysql", "mariadb"})
+    async_drivers = ("aiomysql", "asyncmy")
     capabilities = Capabilities(
         transactional_ddl=False,
         enforces_foreign_keys=True,
@@ -45,7 +46,7 @@ class MySQLBackend(Backend):
         seconds = max(1, round(timeout))
         if url.get_driver_name() == "pymysql":  # it awaits the server's greeting with read_timeout
             return {"connect_timeout": seconds, "read_timeout": seconds}
-        if url.get_driver_name() == "mysqldb":
+        if url.get_driver_name() in ("mysqldb", "aiomysql", "asyncmy"):
             return {"connect_timeout": seconds}
         return {}
 

@@ -24,6 +24,7 @@ class PostgreSQLBackend(Backend):
     default_image = "postgres:16"
     product = "PostgreSQL"
     min_version = (13,)
+    async_drivers = ("asyncpg", "psycopg")
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,
@@ -40,6 +41,8 @@ class PostgreSQLBackend(Backend):
     def connect_args(self, url: URL, timeout: float) -> dict[str, Any]:
         if url.get_driver_name() in ("psycopg2", "psycopg"):
             return {"connect_timeout": max(1, round(timeout))}
+        if url.get_driver_name() == "asyncpg":
+            return {"timeout": timeout}
         return {}
 
     def server_info(self, conn: Connection) -> ServerInfo:

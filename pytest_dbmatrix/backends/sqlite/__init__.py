@@ -19,6 +19,7 @@ class SQLiteBackend(Backend):
     server_backed = False
     product = "SQLite"
     min_version = (3, 25)
+    async_drivers = ("aiosqlite",)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=False,
