@@ -10,6 +10,8 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
+from sqlalchemy.engine import Dialect
+
 from pytest_dbmatrix.backends.base import Backend
 
 
@@ -78,4 +80,13 @@ def for_dialect(dialect_name: str) -> Backend | None:
     return FAMILIES[kind] if kind else None
 
 
-__all__ = ["FAMILIES", "KNOWN", "LIVE", "OFFLINE_ONLY", "Backend", "family_for", "for_dialect"]
+def family_of(dialect: Dialect) -> Backend:
+    """The family of the dialect a connection or engine uses; an unknown dialect is an error."""
+    family = for_dialect(dialect.name)
+    if family is None:
+        raise LookupError(f"dbmatrix knows no database family for dialect {dialect.name!r}")
+    return family
+
+
+__all__ = ["FAMILIES", "KNOWN", "LIVE", "OFFLINE_ONLY", "Backend", "family_for", "family_of",
+           "for_dialect"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -51,6 +51,27 @@ class Capabilities(NamedTuple):
         return self._asdict() | {"notes": list(self.notes)}
 
 
+class StaticRules(NamedTuple):
+    """What the static tier checks of a table's DDL for a family, with no server."""
+
+    identifier_limit: int | None = None
+    key_bytes: int | None = None
+    primary_key_bytes: int | None = None
+    char_bytes: int = 1
+    unicode_bytes: int = 1
+    lob_key_category: str | None = None
+    """The finding of a TEXT/BLOB/JSON column in a key or index, when the family refuses it."""
+    rejects_deferrable: bool = False
+    native_enum: bool = False
+    native_boolean: bool = False
+    bit_boolean: bool = False
+    """Boolean is a BIT that stores only 0 and 1, so no CHECK is needed."""
+    one_null_per_unique: bool = False
+    cascade_paths_limited: bool = False
+    native_uuid: bool = False
+    string_needs_length: bool = False
+
+
 class ServerInfo(NamedTuple):
     """What the server says about itself."""
 
@@ -82,6 +103,26 @@ class Backend:
     async_drivers: ClassVar[tuple[str, ...]] = ()
     """Drivers of SQLAlchemy's asyncio extension for this family, the default first; each is
     also the module to import and the name to `pip install`."""
+    atomic_statements: ClassVar[bool] = False
+    """A failed statement is undone alone and the transaction goes on, so a statement expected
+    to succeed needs no SAVEPOINT (PostgreSQL aborts the whole transaction instead)."""
+    deferrable_foreign_keys: ClassVar[bool] = False
+    """`INITIALLY DEFERRED` foreign keys are checked at COMMIT, not at the statement."""
+    optional_foreign_keys: ClassVar[bool] = False
+    """Foreign keys are enforced only when the connection turns them on (SQLite's pragma)."""
+    alters_in_batch_only: ClassVar[bool] = False
+    """No ALTER of constraints or columns: Alembic must recreate the table (batch mode)."""
+    alter_needs_existing_type: ClassVar[tuple[str, ...]] = ()
+    """`alter_column` keywords that cannot be rendered without `existing_type`."""
+    alter_type_resets_nullable: ClassVar[bool] = False
+    """`alter_column(type_=...)` without `existing_nullable` silently makes a column NULL-able."""
+    model_match_noise: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    """(autogenerate diff op, reflected type, model type) that is no real drift here."""
+    static_rules: ClassVar[StaticRules] = StaticRules()
+    static_dialect_class: ClassVar[str]
+    static_server_version: ClassVar[tuple[int, ...]] = ()
+    reflects_enum_types: ClassVar[bool] = False
+    """Enums are named types of their own, listed by the inspector (and left by DROP TABLE)."""
 
     def role_module(self, role: str) -> ModuleType | None:
         """The family's module `role` (e.g. "containers"), else its parent family's; None
@@ -205,6 +246,24 @@ class Backend:
 
     def drop_database(self, conn: Connection, name: str) -> None:
         raise NotImplementedError
+
+    def drop_tables(self, conn: Connection, names: Sequence[str]) -> None:
+        """Drop these tables (quoted names, children first) of a schema being torn down."""
+        for name in names:
+            conn.exec_driver_sql(f"DROP TABLE {name}")
+
+    def shared_across_processes(self, url: URL) -> bool:
+        """Whether another process opening `url` sees this process's database."""
+        return True
+
+    def static_dialect(self) -> sa.engine.Dialect:
+        """The dialect the static tier compiles with: `static_dialect_class` (module:class),
+        as if connected to a `static_server_version` server."""
+        module, _, name = self.static_dialect_class.partition(":")
+        dialect: sa.engine.Dialect = getattr(importlib.import_module(module), name)()
+        if self.static_server_version:
+            dialect.server_version_info = self.static_server_version
+        return dialect
 
     def describe_dialect(self, url: URL, server: ServerInfo) -> str | None:
         """A note when the dialect and the server differ (mysql dialect on MariaDB)."""

@@ -31,7 +31,6 @@ CHECK_CANDIDATES: tuple[tuple[type[Any], tuple[Any, ...]], ...] = (
     (sa.DateTime, (dt.datetime(1900, 1, 1),)),
 )
 RESTRICTING = frozenset({"", "NO ACTION", "RESTRICT"})
-DEFERRING = frozenset({"postgresql", "sqlite", "oracle"})
 
 
 class Scenarios(TableScenario):
@@ -77,7 +76,7 @@ class Scenarios(TableScenario):
 
     def _deferred(self, fk: sa.ForeignKeyConstraint) -> bool:
         """Checked at COMMIT only here: a savepoint cannot show the violation."""
-        return str(fk.initially or "").upper() == "DEFERRED" and self.dialect in DEFERRING
+        return str(fk.initially or "").upper() == "DEFERRED" and self.family.deferrable_foreign_keys
 
     def orphans(self) -> None:
         for fk in foreign_keys(self.table):

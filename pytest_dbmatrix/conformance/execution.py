@@ -59,7 +59,7 @@ class Runner:
 
     def _engine(self, live: LiveBackend) -> Engine:
         """The run's engine; on SQLite one with foreign keys on whatever the setting says."""
-        if live.family.kind != "sqlite" or self.state.settings.sqlite_foreign_keys.value:
+        if not live.family.optional_foreign_keys or self.state.settings.sqlite_foreign_keys.value:
             return live.engine
         memory = live.url.database in (None, "", ":memory:")
         options = {"poolclass": StaticPool} if memory else {}
@@ -86,8 +86,7 @@ class Runner:
         schema, live = self.schemas.get(backend), self.state.provisioner.live.get(backend)
         if schema is None or not schema.built or live is None:
             return
-        if live.url.get_backend_name() == "sqlite" and live.url.database in (None, "",
-                                                                             ":memory:"):
+        if not live.family.shared_across_processes(live.url):
             return
         todo = tuple((tier, table) for tier, table in tasks
                      if schema.created.get(table) is None
@@ -121,7 +120,7 @@ class Runner:
         findings = self._findings(self.outcome("constraints", table, backend))
         live = self.state.provisioner.live.get(backend)
         setting = self.state.settings.sqlite_foreign_keys
-        if live and live.family.kind == "sqlite" and not setting.value:
+        if live and live.family.optional_foreign_keys and not setting.value:
             findings += sqlite_fk_off(self.plan.table(table), backend, setting.source)
         return findings
 

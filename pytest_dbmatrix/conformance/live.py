@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
+from pytest_dbmatrix.backends import Backend, family_of
 from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.rows import Rejected, Row, Rows, where
@@ -33,7 +34,6 @@ from pytest_dbmatrix.errors import normalise
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})
 VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite"})
-TRANSACTIONAL_DDL = frozenset({"sqlite", "postgresql"})
 _NAMED = re.compile(r"['`\"](\w+)['`\"]|\w\.(\w+)\b")
 
 
@@ -80,6 +80,10 @@ class LiveSchema:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def family(self) -> Backend:
+        return family_of(self.engine.dialect)
+
     def build(self) -> None:
         """Create every table (cycle FKs afterwards with ALTER); refuse a non-empty database."""
         existing = self._existing()
@@ -108,7 +112,7 @@ class LiveSchema:
     def _create_at_once(self) -> bool:
         """All tables in one transaction where DDL is transactional; when a statement fails
         nothing is kept and the tables are created one by one to find the failures."""
-        if self.dialect not in TRANSACTIONAL_DDL:
+        if not self.family.capabilities.transactional_ddl:
             return False
         try:
             with self.engine.begin() as conn:
@@ -208,14 +212,7 @@ class LiveSchema:
         with self.engine.begin() as conn:
             names = [conn.dialect.identifier_preparer.format_table(table)
                      for table in reversed(self.plan.order) if table.name in remaining]
-            if self.dialect in ("mysql", "mariadb"):  # one statement: DDL is slow there
-                conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-                conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
-                conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
-            else:
-                cascade = " CASCADE" if self.dialect == "postgresql" else ""
-                for name in names:
-                    conn.exec_driver_sql(f"DROP TABLE {name}{cascade}")
+            self.family.drop_tables(conn, names)
             for table in self.plan.order:
                 for column in table.columns:
                     if isinstance(column.type, sa.types.SchemaType):
@@ -245,6 +242,7 @@ class TableScenario:
         self.table = table
         self.backend = backend
         self.dialect = conn.dialect.name
+        self.family = family_of(conn.dialect)
         self.rows = Rows(conn, plan)
         self.outcome = Outcome()
 

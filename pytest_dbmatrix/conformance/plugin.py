@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.conformance.execution import Runner
 from pytest_dbmatrix.conformance.findings import Finding, FindingLog
 from pytest_dbmatrix.conformance.items import (
@@ -20,7 +21,7 @@ from pytest_dbmatrix.conformance.items import (
 from pytest_dbmatrix.conformance.prefetch import Check, Prefetch
 from pytest_dbmatrix.conformance.report import write_summary
 from pytest_dbmatrix.conformance.schema import SchemaPlan
-from pytest_dbmatrix.conformance.static import DIALECTS, RULES, check_table
+from pytest_dbmatrix.conformance.static import check_table, static_families
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.fixtures import load_metadata
 from pytest_dbmatrix.matrix_hooks import BACKEND, KEY
@@ -82,8 +83,8 @@ class ConformancePlugin:
         backends = list(self.state.settings.backends.value)
         made: list[pytest.Item] = []
         for table in tables:
-            for rules in DIALECTS:
-                made.append(self._static(parent, table, rules.name))
+            for family in static_families():
+                made.append(self._static(parent, table, family.kind))
         for backend in backends:
             for tier in LIVE_TIERS:
                 for table in tables:
@@ -147,7 +148,7 @@ class ConformancePlugin:
 
     def _static(self, parent: Conformance, table: str, dialect: str) -> ConformanceItem:
         assert self.plan is not None
-        check = _bind(check_table, self.plan.table(table), RULES[dialect], self.plan)
+        check = _bind(check_table, self.plan.table(table), FAMILIES[dialect], self.plan)
         item = make_item(parent, "static", table, dialect, check)
         if dialect in self.state.settings.specs:
             return self._live(item)
@@ -213,7 +214,7 @@ class ConformancePlugin:
         return {
             "metadata": self.state.settings.metadata.value,
             "tables": [t.name for t in self.plan.order],
-            "static_dialects": [rules.name for rules in DIALECTS],
+            "static_dialects": [family.kind for family in static_families()],
             "live_backends": list(self.state.settings.backends.value),
             **self.log.as_json(),
         }

@@ -11,13 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
+from pytest_dbmatrix.backends import family_of
 from pytest_dbmatrix.conformance.schema import SchemaPlan, foreign_keys
 from pytest_dbmatrix.conformance.values import CannotGenerate, base_value
 
 Row = dict[str, Any]
-STATEMENT_ATOMIC = frozenset({"sqlite", "mysql", "mariadb"})
-"""Dialects where a failed statement is undone alone and the transaction goes on: a statement
-expected to succeed needs no SAVEPOINT there (PostgreSQL aborts the whole transaction)."""
 
 
 class Rejected(Exception):
@@ -41,7 +39,7 @@ class Rows:
         self.counter = itertools.count(1)
         self.parents: dict[str, Row] = {}
         self._building: set[str] = set()
-        self.atomic = conn.dialect.name in STATEMENT_ATOMIC
+        self.atomic = family_of(conn.dialect).atomic_statements
         self.read_back: Row | None = None
 
     def values(self, table: sa.Table, *, all_foreign_keys: bool = False) -> Row:

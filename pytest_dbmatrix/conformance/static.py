@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 
 import sqlalchemy as sa
@@ -12,6 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from pytest_dbmatrix.backends import FAMILIES, Backend
 from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.schema import (
@@ -26,70 +25,15 @@ LOB_TYPES = (sa.Text, sa.LargeBinary, sa.JSON, sa.PickleType)
 COMPILE_CATEGORIES = ("varchar-length", "array", "identifier-length")
 
 
-def _dialect(module: str, attr: str,
-             version: tuple[int, ...] | None = None) -> Callable[[], Dialect]:
-    def make() -> Dialect:
-        import importlib
-
-        dialect: Dialect = getattr(importlib.import_module(module), attr)()
-        if version:
-            dialect.server_version_info = version
-        return dialect
-
-    return make
-
-
-@dataclass(frozen=True)
-class DialectRules:
-    """What the static tier knows of a dialect; data, one row per dialect."""
-
-    name: str
-    make: Callable[[], Dialect]
-    identifier_limit: int | None = None
-    key_bytes: int | None = None
-    primary_key_bytes: int | None = None
-    char_bytes: int = 1
-    unicode_bytes: int = 1
-    lob_key_category: str | None = None
-    rejects_deferrable: bool = False
-    native_enum: bool = False
-    native_boolean: bool = False
-    one_null_per_unique: bool = False
-    cascade_paths_limited: bool = False
-    native_uuid: bool = False
-    string_needs_length: bool = False
-
-
-DIALECTS: tuple[DialectRules, ...] = (
-    DialectRules("sqlite", _dialect("sqlalchemy.dialects.sqlite.pysqlite",
-                                    "SQLiteDialect_pysqlite")),
-    DialectRules("postgresql", _dialect("sqlalchemy.dialects.postgresql.psycopg2",
-                                        "PGDialect_psycopg2", (15,)),
-                 identifier_limit=63, native_enum=True, native_boolean=True, native_uuid=True),
-    DialectRules("mysql", _dialect("sqlalchemy.dialects.mysql.pymysql", "MySQLDialect_pymysql",
-                                   (8, 0, 36)),
-                 identifier_limit=64, key_bytes=3072, primary_key_bytes=3072, char_bytes=4,
-                 unicode_bytes=4, lob_key_category="text-in-key", rejects_deferrable=True,
-                 native_enum=True),
-    DialectRules("mariadb", _dialect("sqlalchemy.dialects.mysql.mariadb", "MariaDBDialect",
-                                     (10, 11)),
-                 identifier_limit=64, key_bytes=3072, primary_key_bytes=3072, char_bytes=4,
-                 unicode_bytes=4, lob_key_category="text-in-key", rejects_deferrable=True,
-                 native_enum=True),
-    DialectRules("mssql", _dialect("sqlalchemy.dialects.mssql.base", "MSDialect", (16,)),
-                 identifier_limit=128, key_bytes=1700, primary_key_bytes=900, char_bytes=1,
-                 unicode_bytes=2, lob_key_category="mssql-max-key", rejects_deferrable=True,
-                 one_null_per_unique=True, cascade_paths_limited=True, native_uuid=True),
-    DialectRules("oracle", _dialect("sqlalchemy.dialects.oracle.base", "OracleDialect", (19,)),
-                 identifier_limit=128, key_bytes=6398, primary_key_bytes=6398, char_bytes=1,
-                 unicode_bytes=2, lob_key_category="text-in-key", string_needs_length=True),
-)
-RULES = {rules.name: rules for rules in DIALECTS}
-
-
 @cache
 def dialect_of(name: str) -> Dialect:
-    return RULES[name].make()
+    """The static tier's dialect of family `name`, made once per process."""
+    return FAMILIES[name].static_dialect()
+
+
+def static_families() -> list[Backend]:
+    """Every family the static tier compiles for, live or offline-only, in report order."""
+    return list(FAMILIES.values())
 
 
 def clean(message: str) -> str:
@@ -99,9 +43,9 @@ def clean(message: str) -> str:
     return " ".join(message.split())
 
 
-def check_table(table: sa.Table, rules: DialectRules, plan: SchemaPlan) -> list[Finding]:
+def check_table(table: sa.Table, family: Backend, plan: SchemaPlan) -> list[Finding]:
     """Everything the static tier finds for one table on one dialect."""
-    found = Static(table, rules, plan)
+    found = Static(table, family, plan)
     found.compile()
     found.identifiers()
     found.reserved_words()
@@ -114,24 +58,25 @@ def check_table(table: sa.Table, rules: DialectRules, plan: SchemaPlan) -> list[
 class Static:
     """The static checks of one table on one dialect, collecting findings."""
 
-    def __init__(self, table: sa.Table, rules: DialectRules, plan: SchemaPlan) -> None:
+    def __init__(self, table: sa.Table, family: Backend, plan: SchemaPlan) -> None:
         self.table = table
-        self.rules = rules
+        self.name = family.kind
+        self.rules = family.static_rules
         self.plan = plan
-        self.dialect = dialect_of(rules.name)
+        self.dialect = dialect_of(family.kind)
         self.findings: list[Finding] = []
         self.broken_columns: set[str] = set()
 
     def add(self, category: str, column: str | None, detail: str) -> None:
-        self.findings.append(Finding(category, self.table.name, column, self.rules.name,
-                                     self.rules.name, "static", detail))
+        self.findings.append(Finding(category, self.table.name, column, self.name,
+                                     self.name, "static", detail))
 
     def compile(self) -> None:
         for column in self.table.columns:
             if self.rules.string_needs_length and _unbounded_string(column):
                 self.broken_columns.add(column.name)
                 self.add("varchar-length", column.name, f"{column.type!r} renders without a "
-                         f"length, which {self.rules.name} rejects")
+                         f"length, which {self.name} rejects")
                 continue
             try:
                 self.dialect.type_compiler_instance.process(column.type, type_expression=column)
@@ -163,17 +108,17 @@ class Static:
             if len(name) > limit:
                 self.add("identifier-length", column,
                          f"{kind} name {name!r} has {len(name)} characters; the limit on "
-                         f"{self.rules.name} is {limit}")
+                         f"{self.name} is {limit}")
 
     def reserved_words(self) -> None:
         reserved = self.dialect.identifier_preparer.reserved_words
         if self.table.name.lower() in reserved:
             self.add("reserved-word", None, f"table name {self.table.name!r} is a reserved word "
-                     f"on {self.rules.name}")
+                     f"on {self.name}")
         for column in self.table.columns:
             if column.name.lower() in reserved:
                 self.add("reserved-word", column.name, f"column name {column.name!r} is a "
-                         f"reserved word on {self.rules.name}")
+                         f"reserved word on {self.name}")
 
     def keys(self) -> None:
         for name, columns, primary in key_sets(self.table):
@@ -193,7 +138,7 @@ class Static:
                     if column.nullable:
                         self.add("unique-multiple-nulls", column.name,
                                  f"{name} allows only one row with NULL in {column.name!r} on "
-                                 f"{self.rules.name}")
+                                 f"{self.name}")
 
     def _key_size(self, name: str, columns: list[sa.Column[object]], primary: bool) -> None:
         limit = self.rules.primary_key_bytes if primary else self.rules.key_bytes
@@ -203,7 +148,7 @@ class Static:
         if size > limit:
             self.add("index-key-size", columns[0].name,
                      f"{name} ({', '.join(c.name for c in columns)}) needs up to {size} bytes; "
-                     f"the limit on {self.rules.name} is {limit}")
+                     f"the limit on {self.name} is {limit}")
 
     def _is_lob(self, column: sa.Column[object]) -> bool:
         kind = column.type
@@ -246,7 +191,7 @@ class Static:
             if self.rules.rejects_deferrable and (fk.deferrable is not None or fk.initially):
                 self.add("fk-deferrable", first,
                          f"foreign key to {fk.referred_table.name} is DEFERRABLE/INITIALLY, "
-                         f"which {self.rules.name} rejects or ignores")
+                         f"which {self.name} rejects or ignores")
         if self.rules.cascade_paths_limited:
             for fk, path in cascade_conflicts(self.plan).get(self.table.key, []):
                 first = fk.column_keys[0] if fk.column_keys else None
@@ -260,13 +205,13 @@ class Static:
             native = self.rules.native_enum and getattr(kind, "native_enum", False)
             if isinstance(kind, sa.Enum) and not kind.create_constraint and not native:
                 self.add("enum-unenforced", column.name,
-                         f"{kind!r} renders without a CHECK on {self.rules.name}: any "
+                         f"{kind!r} renders without a CHECK on {self.name}: any "
                          f"string is stored")
             elif (isinstance(kind, sa.Boolean) and not kind.create_constraint
-                  and not self.rules.native_boolean and self.rules.name != "mssql"):
+                  and not self.rules.native_boolean and not self.rules.bit_boolean):
                 self.add("boolean-unenforced", column.name,
                          f"Boolean renders as an integer without a CHECK on "
-                         f"{self.rules.name}: 5 is stored")
+                         f"{self.name}: 5 is stored")
 
 
 def _unbounded_string(column: sa.Column[object]) -> bool:

@@ -13,6 +13,7 @@ from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 
+from pytest_dbmatrix.backends import for_dialect
 from pytest_dbmatrix.catalogue import find_hazard
 from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
 from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
@@ -26,10 +27,6 @@ ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
 COMPARE_OPTIONS = ("include_object", "include_name", "include_schemas", "version_table",
                    "version_table_schema", "render_as_batch", "compare_type",
                    "compare_server_default")
-NOISE: tuple[tuple[frozenset[str], str, str, str], ...] = (
-    (frozenset({"mariadb", "mysql"}), "modify_type", "LONGTEXT", "JSON"),
-)
-"""(dialects, diff op, reflected type, model type) differences that are no real drift."""
 
 
 @dataclass
@@ -138,8 +135,9 @@ def _diff_line(diff: Any) -> tuple[str, str]:
 
 
 def _noise(dialect: str, diff: Any) -> bool:
-    for dialects, op, reflected, model in NOISE:
-        if dialect in dialects and diff[0] == op and str(diff[5]).startswith(reflected) \
+    family = for_dialect(dialect)
+    for op, reflected, model in family.model_match_noise if family else ():
+        if diff[0] == op and str(diff[5]).startswith(reflected) \
                 and type(diff[6]).__name__.upper() == model:
             return True
     return False
@@ -286,7 +284,7 @@ def data_preserved(run: CheckRun) -> None:
         with bm.runner.connection() as conn:
             schema = data.reflect(conn)
             after = data.read(conn, schema)
-            found = orphans.find(conn) if run.dialect == "sqlite" else []
+            found = orphans.find(conn) if bm.live.family.optional_foreign_keys else []
         allowed = _allowed(step.script)
         for loss in data.losses(before, after):
             if loss.table in allowed or f"{loss.table}.{loss.column}" in allowed:

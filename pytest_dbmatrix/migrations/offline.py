@@ -10,11 +10,10 @@ from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
 
+from pytest_dbmatrix.backends import for_dialect
 from pytest_dbmatrix.migrations.history import History
 
 RUNNING = re.compile(r"^-- Running (upgrade|downgrade) (\S*) -> (\S+)", re.M)
-DIALECT_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql://", "mysql": "mysql://",
-                "mariadb": "mariadb://", "mssql": "mssql://", "oracle": "oracle://"}
 
 
 @dataclass
@@ -37,7 +36,8 @@ class Rendering:
 
 
 def offline_url(dialect: str) -> str:
-    return DIALECT_URLS.get(dialect, f"{dialect}://")
+    family = for_dialect(dialect)
+    return family.offline_url if family is not None else f"{dialect}://"
 
 
 def render(history: History, dialect: str, direction: str = "upgrade") -> Rendering:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pytest_dbmatrix.backends import family_of
 from pytest_dbmatrix.migrations.data import reflect
 
 
@@ -37,4 +38,4 @@ def _anti_join(conn: Connection) -> list[str]:
 
 def find(conn: Connection) -> list[str]:
     """One line per (child, parent) pair with orphans; empty when every reference resolves."""
-    return _sqlite(conn) if conn.dialect.name == "sqlite" else _anti_join(conn)
+    return _sqlite(conn) if family_of(conn.dialect).optional_foreign_keys else _anti_join(conn)

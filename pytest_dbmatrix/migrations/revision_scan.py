@@ -7,15 +7,14 @@ from dataclasses import dataclass, field
 
 from alembic.script import Script
 
+from pytest_dbmatrix.backends import Backend, for_dialect
+
 SQLITE_CONSTRAINT_OPS = frozenset({
     "create_foreign_key", "create_unique_constraint", "create_check_constraint",
     "create_primary_key", "drop_constraint", "create_exclude_constraint",
 })
 ALTER_HARMLESS_ON_SQLITE = frozenset({"new_column_name", "comment", "existing_comment",
                                       "schema"})
-NEEDS_EXISTING_TYPE = {"mysql": ("nullable", "new_column_name", "comment"),
-                       "mariadb": ("nullable", "new_column_name", "comment"),
-                       "mssql": ("nullable",)}
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def op_calls(source: str, function: str = "upgrade") -> list[OpCall]:
     return calls
 
 
-def _sqlite_hazards(call: OpCall) -> str | None:
+def _batch_only_hazards(call: OpCall) -> str | None:
     if call.in_batch:
         return None
     if call.name in SQLITE_CONSTRAINT_OPS:
@@ -102,15 +101,16 @@ def _sqlite_hazards(call: OpCall) -> str | None:
     return None
 
 
-def _existing_hazards(call: OpCall, dialect: str) -> str | None:
-    if call.name != "alter_column" or dialect not in NEEDS_EXISTING_TYPE:
+def _existing_hazards(call: OpCall, family: Backend) -> str | None:
+    if call.name != "alter_column":
         return None
     target = f"{call.table}.{call.column}" if call.table else str(call.column)
-    keys = call.keywords
+    keys, dialect = call.keywords, family.kind
     if "type_" not in keys and "existing_type" not in keys and keys & set(
-            NEEDS_EXISTING_TYPE[dialect]):
+            family.alter_needs_existing_type):
         return f"alter_column({target}) without existing_type: {dialect} cannot render it"
-    if dialect != "mssql" and "type_" in keys and not keys & {"nullable", "existing_nullable"}:
+    if (family.alter_type_resets_nullable and "type_" in keys
+            and not keys & {"nullable", "existing_nullable"}):
         return (f"alter_column({target}, type_=...) without existing_nullable: {dialect} "
                 f"silently makes the column NULL-able")
     return None
@@ -118,12 +118,15 @@ def _existing_hazards(call: OpCall, dialect: str) -> str | None:
 
 def scan(script: Script, source: str, dialect: str) -> list[StaticHazard]:
     """The hazards of one revision's upgrade() for one dialect."""
+    family = for_dialect(dialect)
+    if family is None:  # an offline dialect dbmatrix has no family for: nothing known
+        return []
     found = []
     for call in op_calls(source):
-        if dialect == "sqlite" and (message := _sqlite_hazards(call)):
-            found.append(StaticHazard("sqlite-alter", ("sqlite",), script.revision,
+        if family.alters_in_batch_only and (message := _batch_only_hazards(call)):
+            found.append(StaticHazard("sqlite-alter", (dialect,), script.revision,
                                       message, call.line))
-        if message := _existing_hazards(call, dialect):
+        if message := _existing_hazards(call, family):
             found.append(StaticHazard("alter-needs-existing", (dialect,), script.revision,
                                       message, call.line))
     return found

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
+from pytest_dbmatrix.backends import family_of
+
 Snapshot = dict[str, Any]
 VERSION_TABLE = "alembic_version"
 TMP_PREFIX = "_alembic_tmp_"
@@ -66,7 +68,7 @@ def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:
             "unique": _named(multi["unique_constraints"].get(name, []), "column_names"),
             "checks": _named(multi["check_constraints"].get(name, []), "sqltext"),
         }
-    if dialect.name == "postgresql":
+    if family_of(dialect).reflects_enum_types:
         enums = inspector.get_enums()  # type: ignore[attr-defined]
         snapshot["enums"] = sorted(f"{e['name']}({', '.join(e['labels'])})" for e in enums)
     return snapshot

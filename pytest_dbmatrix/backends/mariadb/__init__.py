@@ -12,6 +12,8 @@ class MariaDBBackend(MySQLBackend):
     default_image = "mariadb:11.4"
     product = "MariaDB"
     min_version = (10, 6)
+    static_dialect_class = "sqlalchemy.dialects.mysql.mariadb:MariaDBDialect"
+    static_server_version = (10, 11)
     capabilities = MySQLBackend.capabilities._replace(
         insert_returning=True,
         notes=(

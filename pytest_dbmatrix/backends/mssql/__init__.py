@@ -6,7 +6,13 @@ from typing import Any
 
 from sqlalchemy.engine import URL, Connection
 
-from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo, checked_identifier
+from pytest_dbmatrix.backends.base import (
+    Backend,
+    Capabilities,
+    ServerInfo,
+    StaticRules,
+    checked_identifier,
+)
 
 ODBC_DRIVERS = ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server", "FreeTDS")
 
@@ -20,6 +26,14 @@ class MSSQLBackend(Backend):
     product = "SQL Server"
     min_version = (14,)
     async_drivers = ("aioodbc",)
+    alter_needs_existing_type = ("nullable",)
+    static_dialect_class = "sqlalchemy.dialects.mssql.base:MSDialect"
+    static_server_version = (16,)
+    static_rules = StaticRules(identifier_limit=128, key_bytes=1700, primary_key_bytes=900,
+                               unicode_bytes=2, lob_key_category="mssql-max-key",
+                               rejects_deferrable=True, bit_boolean=True,
+                               one_null_per_unique=True, cascade_paths_limited=True,
+                               native_uuid=True)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
@@ -11,6 +12,7 @@ from pytest_dbmatrix.backends.base import (
     Backend,
     Capabilities,
     ServerInfo,
+    StaticRules,
     checked_identifier,
     numeric_version,
 )
@@ -26,6 +28,15 @@ class MySQLBackend(Backend):
     min_version = (8, 0)
     server_kinds = frozenset({"mysql", "mariadb"})
     async_drivers = ("aiomysql", "asyncmy")
+    atomic_statements = True
+    alter_needs_existing_type = ("nullable", "new_column_name", "comment")
+    alter_type_resets_nullable = True
+    model_match_noise = (("modify_type", "LONGTEXT", "JSON"),)  # JSON is reflected as LONGTEXT
+    static_dialect_class = "sqlalchemy.dialects.mysql.pymysql:MySQLDialect_pymysql"
+    static_server_version: ClassVar[tuple[int, ...]] = (8, 0, 36)
+    static_rules = StaticRules(identifier_limit=64, key_bytes=3072, primary_key_bytes=3072,
+                               char_bytes=4, unicode_bytes=4, lob_key_category="text-in-key",
+                               rejects_deferrable=True, native_enum=True)
     capabilities = Capabilities(
         transactional_ddl=False,
         enforces_foreign_keys=True,
@@ -91,3 +102,9 @@ class MySQLBackend(Backend):
 
     def drop_database(self, conn: Connection, name: str) -> None:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{checked_identifier(name)}`")
+
+    def drop_tables(self, conn: Connection, names: Sequence[str]) -> None:
+        """One statement with foreign key checks off: each DDL statement commits and is slow."""
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")

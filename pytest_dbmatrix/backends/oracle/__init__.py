@@ -3,7 +3,7 @@ never provisions or connects to an Oracle server, so it is not a selectable back
 
 from __future__ import annotations
 
-from pytest_dbmatrix.backends.base import Backend, Capabilities
+from pytest_dbmatrix.backends.base import Backend, Capabilities, StaticRules
 
 
 class OracleBackend(Backend):
@@ -12,6 +12,12 @@ class OracleBackend(Backend):
     driver_module = "oracledb"
     extra = ""
     product = "Oracle"
+    deferrable_foreign_keys = True
+    static_dialect_class = "sqlalchemy.dialects.oracle.base:OracleDialect"
+    static_server_version = (19,)
+    static_rules = StaticRules(identifier_limit=128, key_bytes=6398, primary_key_bytes=6398,
+                               unicode_bytes=2, lob_key_category="text-in-key",
+                               string_needs_length=True)
     capabilities = Capabilities(
         transactional_ddl=False,
         enforces_foreign_keys=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from pytest_dbmatrix.backends.base import (
     Backend,
     Capabilities,
     ServerInfo,
+    StaticRules,
     checked_identifier,
     numeric_version,
 )
@@ -25,6 +27,12 @@ class PostgreSQLBackend(Backend):
     product = "PostgreSQL"
     min_version = (13,)
     async_drivers = ("asyncpg", "psycopg")
+    deferrable_foreign_keys = True
+    reflects_enum_types = True
+    static_dialect_class = "sqlalchemy.dialects.postgresql.psycopg2:PGDialect_psycopg2"
+    static_server_version = (15,)
+    static_rules = StaticRules(identifier_limit=63, native_enum=True, native_boolean=True,
+                               native_uuid=True)
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,
@@ -60,3 +68,8 @@ class PostgreSQLBackend(Backend):
         name = checked_identifier(name)
         force = " WITH (FORCE)" if (conn.dialect.server_version_info or (0,)) >= (13,) else ""
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"{force}')
+
+    def drop_tables(self, conn: Connection, names: Sequence[str]) -> None:
+        """CASCADE: views and foreign keys of tables outside the models do not hold it up."""
+        for name in names:
+            conn.exec_driver_sql(f"DROP TABLE {name} CASCADE")

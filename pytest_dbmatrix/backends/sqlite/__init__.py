@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
 
@@ -20,6 +20,11 @@ class SQLiteBackend(Backend):
     product = "SQLite"
     min_version = (3, 25)
     async_drivers = ("aiosqlite",)
+    atomic_statements = True
+    deferrable_foreign_keys = True
+    optional_foreign_keys = True
+    alters_in_batch_only = True
+    static_dialect_class = "sqlalchemy.dialects.sqlite.pysqlite:SQLiteDialect_pysqlite"
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=False,
@@ -57,3 +62,7 @@ class SQLiteBackend(Backend):
     def server_info(self, conn: Connection) -> ServerInfo:
         version = sqlite3.sqlite_version
         return ServerInfo("SQLite", sqlite3.sqlite_version_info, version)
+
+    def shared_across_processes(self, url: URL) -> bool:
+        """An in-memory database exists only inside the connection that made it."""
+        return url.database not in (None, "", ":memory:")
