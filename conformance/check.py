@@ -16,31 +16,34 @@ from typing import Any
 Key = tuple[str, ...]
 
 
-def _model_keys(findings: list[dict[str, Any]]) -> set[Key]:
-    return {(f["table"], f.get("column") or "", f["category"], f["backend"]) for f in findings}
+def _model_keys(findings: list[dict[str, Any]], hazard: str = "hazard") -> set[Key]:
+    """(table, column, hazard, backend); the expectation files name the hazard `category`."""
+    return {(f["table"], f.get("column") or "", f[hazard], f["backend"]) for f in findings}
 
 
 def _model_sample(expected: dict[str, Any], report: dict[str, Any]) -> tuple[set[Key], set[Key]]:
     section = report["conformance"]
     ran = set(section["live_backends"])
     compile_only = set(expected["static_dialects"]) - set(expected["backends"].split(","))
-    wanted = _model_keys(expected["findings"])
+    wanted = _model_keys(expected["findings"], "category")
     required = {k for k in wanted if k[3] in ran | compile_only}
     return required, wanted
 
 
-def _migration_keys(findings: list[dict[str, Any]], field: str) -> set[Key]:
+def _migration_keys(findings: list[dict[str, Any]], field: str, hazard: str = "hazard"
+                    ) -> set[Key]:
+    """(check, hazard, revision, backend); the expectation files name the hazard `kind`."""
     keys = set()
     for f in findings:
         backends = f[field] if isinstance(f[field], list) else [f[field]]
-        keys |= {(f["check"], f["kind"], f.get("revision") or "", b) for b in backends}
+        keys |= {(f["check"], f[hazard], f.get("revision") or "", b) for b in backends}
     return keys
 
 
 def _migration_sample(expected: dict[str, Any],
                       report: dict[str, Any]) -> tuple[set[Key], set[Key]]:
     ran = {b for b, info in report["backends"].items() if info.get("status", "ok") == "ok"}
-    wanted = _migration_keys(expected["findings"], "backends")
+    wanted = _migration_keys(expected["findings"], "backends", "kind")
     required = {k for k in wanted if k[3] in ran | set(expected["offline"])}
     return required, wanted
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.conformance.findings import Finding
+from pytest_dbmatrix.findings import Finding
 from tests.conftest import LIVE
 
 SAMPLES = Path(__file__).resolve().parent.parent / "conformance"
@@ -18,8 +18,9 @@ APPS = ("shop", "byodb", "rich_types")
 Key = tuple[str, str, str, str]
 
 
-def _keys(findings: list[dict[str, Any]]) -> set[Key]:
-    return {(f["table"], f["column"] or "", f["category"], f["backend"]) for f in findings}
+def _keys(findings: list[dict[str, Any]], hazard: str = "hazard") -> set[Key]:
+    """(table, column, hazard, backend); expected.json names the hazard `category`."""
+    return {(f["table"], f["column"] or "", f[hazard], f["backend"]) for f in findings}
 
 
 def _run(pytester: pytest.Pytester, app: str, *args: str) -> tuple[pytest.RunResult, dict[str,
@@ -36,7 +37,7 @@ def test_sample_reports_every_expected_finding_and_nothing_else(
     expected = json.loads((SAMPLES / app / "expected.json").read_text())
     result, report = _run(pytester, app, f"--dbmatrix={LIVE}", "--dbmatrix-strict")
     found = _keys(report["conformance"]["findings"])
-    wanted = _keys(expected["findings"])
+    wanted = _keys(expected["findings"], "category")
     assert sorted(wanted - found) == [], "expected findings missing"
     assert sorted(found - wanted) == [], "unexpected findings"
     assert report["backends"]["mssql"]["status"] == "compile-only"
@@ -51,7 +52,7 @@ def test_sample_reports_every_expected_finding_and_nothing_else(
 def test_findings_name_table_column_backend_and_fix(pytester: pytest.Pytester,
                                                     live_urls: dict[str, str]) -> None:
     result, report = _run(pytester, "shop", f"--dbmatrix={LIVE}", "--dbmatrix-strict")
-    by_key = {(f["table"], f["column"], f["category"], f["backend"]): f
+    by_key = {(f["table"], f["column"], f["hazard"], f["backend"]): f
               for f in report["conformance"]["findings"]}
     precision = by_key[("orders", "placed_at", "datetime-precision", "mysql")]
     assert precision["before"] == "datetime.datetime(2024, 2, 29, 23, 59, 58, 123456)"
@@ -59,11 +60,11 @@ def test_findings_name_table_column_backend_and_fix(pytester: pytest.Pytester,
     assert "fsp=6" in precision["hint"]
     compare = by_key[("customers", "email", "case-insensitive-compare",
                       "mariadb,mysql | postgresql,sqlite")]
-    assert compare["tier"] == "differential"
+    assert compare["check"] == "differential"
     check = by_key[("order_lines", "quantity", "check-enforcement", "mariadb")]
-    assert "4025" in check["detail"]
+    assert "4025" in check["message"]
     nulls = by_key[("customers", "phone", "unique-multiple-nulls", "mssql")]
-    assert nulls["tier"] == "static"
+    assert nulls["check"] == "static"
     incompatible = {i["test"]: i for i in report["incompatibilities"]}
     unique = incompatible["conformance::constraints[customers]"]
     assert set(unique["failed_on"]) == {"mysql", "mariadb"}
@@ -140,10 +141,10 @@ def test_missing_metadata_is_a_usage_error(pytester: pytest.Pytester) -> None:
                                  "--dbmatrix-metadata=MODULE:ATTR*"])
 
 
-def test_every_category_needs_a_hint() -> None:
+def test_every_hazard_needs_a_hint() -> None:
     with pytest.raises(ValueError, match=r"no entry in catalogue\.py"):
-        Finding("made-up", "t", None, "sqlite", "sqlite", "live", "detail")
-    finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
+        Finding("made-up", "live", "sqlite", "detail", "sqlite", "t")
+    finding = Finding("drop-cycle", "live", "mysql", "detail", "mysql", "t", "c")
     assert "use_alter=True" in finding.hint
 
 
@@ -153,7 +154,7 @@ def test_prefetched_results_are_replayed_once_in_order_and_fall_back_in_the_item
     from pytest_dbmatrix.conformance.prefetch import Prefetch, RunInItem
 
     ran: list[str] = []
-    finding = Finding("drop-cycle", "t", "c", "mysql", "mysql", "live", "detail")
+    finding = Finding("drop-cycle", "live", "mysql", "detail", "mysql", "t", "c")
 
     def check(name: str, result: Any) -> Any:
         def run() -> list[Finding]:

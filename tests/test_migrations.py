@@ -27,7 +27,7 @@ def run_migrations(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def findings(pytester: pytest.Pytester) -> set[tuple[str, str, str | None, str]]:
     data = json.loads((pytester.path / "report.json").read_text())
-    return {(f["check"], f["kind"], f["revision"], f["backend"])
+    return {(f["check"], f["hazard"], f["revision"], f["backend"])
             for f in data["migrations"]["findings"]}
 
 
@@ -49,13 +49,13 @@ def test_bad_sample_reports_exactly_the_expected_findings(
     assert rows["migrations::model_match"]["postgresql"]["outcome"] == "passed"
     assert rows["migrations::upgrade"]["sqlite"]["outcome"] == "failed"
     assert rows["migrations::downgrade"]["sqlite"]["outcome"] == "skipped"
-    hints = {f["kind"]: f["hint"] for f in report(pytester)["migrations"]["findings"]}
+    hints = {f["hazard"]: f["hint"] for f in report(pytester)["migrations"]["findings"]}
     assert "new_column_name" in hints["rename-as-add-drop"]
     result.stdout.fnmatch_lines([  # the summary sections' order varies between pytest versions
         "*mysql atomicity: non-atomic-revision at r02*no longer matches the schema, "
         "re-running fails (OperationalError[[]1060[]]: Duplicate column name 'full_name')*"])
     result.stdout.fnmatch_lines(
-        ["FAILED migrations::upgrade[[]mysql[]] - alter-needs-existing at r05*"])
+        ["FAILED migrations::upgrade[[]mysql[]] - [[]alter-needs-existing[]] at r05 on mysql:*"])
 
 
 def test_clean_history_passes_everywhere_and_renders_offline_sql(

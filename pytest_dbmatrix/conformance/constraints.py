@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from pytest_dbmatrix.catalogue import find_hazard
-from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.live import Outcome, TableScenario, error_line
 from pytest_dbmatrix.conformance.rows import Rejected, Row, where
 from pytest_dbmatrix.conformance.schema import (
@@ -21,6 +20,7 @@ from pytest_dbmatrix.conformance.schema import (
     user_checks,
 )
 from pytest_dbmatrix.conformance.values import CannotGenerate, base_type, base_value, show
+from pytest_dbmatrix.findings import Finding
 
 ORPHAN = 987_654
 CHECK_CANDIDATES: tuple[tuple[type[Any], tuple[Any, ...]], ...] = (
@@ -218,9 +218,10 @@ def _key(table: sa.Table, row: Row) -> Row:
     return {c.key: row[c.key] for c in columns} if columns else row
 
 
-def sqlite_fk_off(table: sa.Table, backend: str, source: str) -> list[Finding]:
+def sqlite_fk_off(table: sa.Table, backend: str, dialect: str, source: str) -> list[Finding]:
     """When the user's SQLite configuration leaves foreign keys off: one finding per FK."""
-    return [Finding("sqlite-fk-off", table.name, fk.column_keys[0], backend, "sqlite",
-                    "constraint", f"this run checked with foreign keys on, but {source} leaves "
-                    f"them off: an orphan row or a deleted {fk.referred_table.name} row would be "
-                    f"accepted silently") for fk in foreign_keys(table)]
+    return [Finding("sqlite-fk-off", "constraint", backend,
+                    f"this run checked with foreign keys on, but {source} leaves them off: an "
+                    f"orphan row or a deleted {fk.referred_table.name} row would be accepted "
+                    f"silently", dialect, table.name, fk.column_keys[0])
+            for fk in foreign_keys(table)]

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from pytest_dbmatrix.conformance.findings import Finding, divergence_label
+from pytest_dbmatrix.findings import Finding
+
+
+def divergence_label(sides: Iterable[Iterable[str]]) -> str:
+    """Backends grouped by result, each group sorted, groups sorted: stable across runs."""
+    groups = sorted(",".join(sorted(side)) for side in sides)
+    return " | ".join(groups)
 
 
 def compare(table: str, observed: dict[str, dict[str, Any]],
@@ -31,5 +38,5 @@ def compare(table: str, observed: dict[str, dict[str, Any]],
         sides_dialects = divergence_label(
             [{dialects.get(b, b) for b in backends} for backends in groups.values()])
         merged.setdefault((category, column, label), Finding(
-            category, table, column or None, label, sides_dialects, "differential", detail))
+            category, "differential", label, detail, sides_dialects, table, column or None))
     return list(merged.values())

@@ -13,12 +13,12 @@ from sqlalchemy.pool import StaticPool
 
 from pytest_dbmatrix.conformance.constraints import Scenarios, sqlite_fk_off
 from pytest_dbmatrix.conformance.differential import compare
-from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.live import LiveSchema, Outcome, RoundTrip, SchemaConflict
 from pytest_dbmatrix.conformance.prefetch import RunInItem
 from pytest_dbmatrix.conformance.schema import SchemaPlan
 from pytest_dbmatrix.conformance.worker import Job, Task, run
 from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.findings import Finding
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
 from pytest_dbmatrix.run_state import MatrixState
@@ -121,7 +121,8 @@ class Runner:
         live = self.state.provisioner.live.get(backend)
         setting = self.state.settings.sqlite_foreign_keys
         if live and live.family.optional_foreign_keys and not setting.value:
-            findings += sqlite_fk_off(self.plan.table(table), backend, setting.source)
+            findings += sqlite_fk_off(self.plan.table(table), backend, live.family.kind,
+                                     setting.source)
         return findings
 
     @staticmethod

@@ -16,7 +16,6 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
 
 from pytest_dbmatrix.backends import Backend, family_of
 from pytest_dbmatrix.catalogue import find_hazard
-from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.rows import Rejected, Row, Rows, where
 from pytest_dbmatrix.conformance.schema import SchemaPlan, checked, foreign_keys, in_unique
 from pytest_dbmatrix.conformance.static import clean
@@ -30,6 +29,7 @@ from pytest_dbmatrix.conformance.values import (
     show,
 )
 from pytest_dbmatrix.errors import normalise
+from pytest_dbmatrix.findings import Finding
 
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})
@@ -169,8 +169,8 @@ class LiveSchema:
         message = clean(str(exc).split("\n[SQL:")[0])
         column = column or column_named(message, table)
         category = category_for(exc, self.dialect, DDL_CATEGORIES, "ddl-rejected")
-        return Finding(category, table.name, column, self.backend, self.dialect, "live",
-                       f"CREATE failed: {error_line(exc)}")
+        return Finding(category, "live", self.backend, f"CREATE failed: {error_line(exc)}",
+                       self.dialect, table.name, column)
 
     def drop_all(self) -> list[Finding]:
         """`metadata.drop_all` as an application would run it; then make sure all is gone."""
@@ -200,8 +200,8 @@ class LiveSchema:
     def _drop_findings(self, detail: str) -> list[Finding]:
         cycle = self.plan.cycle or [fk for t in self.plan.order
                                     for fk in foreign_keys(t)]
-        return [Finding("drop-cycle", fk.parent.name, fk.column_keys[0], self.backend,
-                        self.dialect, "live", f"drop_all failed: {detail}") for fk in cycle]
+        return [Finding("drop-cycle", "live", self.backend, f"drop_all failed: {detail}",
+                        self.dialect, fk.parent.name, fk.column_keys[0]) for fk in cycle]
 
     def cleanup(self) -> None:
         """Drop whatever is left of the models' tables, child tables first."""
@@ -248,8 +248,9 @@ class TableScenario:
 
     def add_finding(self, category: str, column: str | None, detail: str,
                     before: str | None = None, after: str | None = None) -> None:
-        self.outcome.findings.append(Finding(category, self.table.name, column, self.backend,
-                                             self.dialect, self.tier, detail, before, after))
+        self.outcome.findings.append(Finding(category, self.tier, self.backend, detail,
+                                             self.dialect, self.table.name, column,
+                                             before=before, after=after))
 
 
 class RoundTrip(TableScenario):

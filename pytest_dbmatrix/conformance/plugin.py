@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from pytest_dbmatrix import findings
 from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.conformance.execution import Runner
-from pytest_dbmatrix.conformance.findings import Finding, FindingLog
 from pytest_dbmatrix.conformance.items import (
     MARKER_SPEC,
     Conformance,
@@ -39,7 +39,7 @@ class ConformancePlugin:
 
     def __init__(self, state: MatrixState) -> None:
         self.state = state
-        self.log = FindingLog()
+        self.log = findings.FindingLog()
         self.plan: SchemaPlan | None = None
         self.runner: Runner | None = None
         self.prefetch = Prefetch()
@@ -171,8 +171,7 @@ class ConformancePlugin:
         report = yield
         if isinstance(item, ConformanceItem):
             if call.when == "call":
-                report.dbmatrix_findings = [  # type: ignore[attr-defined]
-                    f.as_dict() for f in item.findings]
+                findings.attach(report, item.findings)
             if BACKEND not in item.stash and item.backend:
                 report.dbmatrix = self._compile_only(item, call)  # type: ignore[attr-defined]
         return report
@@ -191,9 +190,8 @@ class ConformancePlugin:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        found = getattr(report, "dbmatrix_findings", None)
-        if found and not self.state.is_worker:
-            self.log.add(Finding.from_dict(data) for data in found)
+        if not self.state.is_worker:
+            self.log.add(findings.received(report))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from pytest_dbmatrix.conformance.findings import Finding
+from pytest_dbmatrix.findings import Finding
 
 Check = Callable[[], list[Finding]]
 Result = tuple[list[Finding] | None, BaseException | None]

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_dbmatrix.conformance.findings import Finding, FindingLog, hint_for
+from pytest_dbmatrix.findings import Finding, FindingLog
 
 
 def _groups(log: FindingLog) -> dict[tuple[str, str, str], list[Finding]]:
-    """Findings of one category on one table/column, over every backend."""
+    """Findings of one hazard on one table/column, over every backend."""
     groups: dict[tuple[str, str, str], list[Finding]] = {}
     for finding in log.sorted():
-        groups.setdefault((finding.where, finding.category, finding.tier), []).append(finding)
+        groups.setdefault((finding.where, finding.hazard, finding.check), []).append(finding)
     return groups
 
 
 def write_summary(tr: Any, log: FindingLog) -> None:
-    tables = {f.table for f in log.findings.values()}
+    tables = {f.table for f in log.findings.values() if f.table}
     tr.write_sep("=", f"dbmatrix conformance: {len(log)} findings in {len(tables)} tables")
     if not len(log):
         tr.write_line("no findings: every table behaves the same on every backend checked")
@@ -26,5 +26,6 @@ def write_summary(tr: Any, log: FindingLog) -> None:
         tr.write_line(f"{where} [{category}] {tier} on {backends}", bold=True)
         tr.write_line(f"    {findings[0].line().split(': ', 1)[1]}")
     tr.write_sep("-", "fixes")
-    for category in sorted({f.category for f in log.findings.values()}):
-        tr.write_line(f"{category}: {hint_for(category)}")
+    for finding in sorted({f.hazard: f for f in log.findings.values()}.values(),
+                          key=lambda f: f.hazard):
+        tr.write_line(f"{finding.hazard}: {finding.hint}")

@@ -12,7 +12,6 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from pytest_dbmatrix.backends import FAMILIES, Backend
 from pytest_dbmatrix.catalogue import find_hazard
-from pytest_dbmatrix.conformance.findings import Finding
 from pytest_dbmatrix.conformance.schema import (
     CASCADING,
     SchemaPlan,
@@ -20,6 +19,7 @@ from pytest_dbmatrix.conformance.schema import (
     key_sets,
     unique_sets,
 )
+from pytest_dbmatrix.findings import Finding
 
 LOB_TYPES = (sa.Text, sa.LargeBinary, sa.JSON, sa.PickleType)
 COMPILE_CATEGORIES = ("varchar-length", "array", "identifier-length")
@@ -68,8 +68,8 @@ class Static:
         self.broken_columns: set[str] = set()
 
     def add(self, category: str, column: str | None, detail: str) -> None:
-        self.findings.append(Finding(category, self.table.name, column, self.name,
-                                     self.name, "static", detail))
+        self.findings.append(Finding(category, "static", self.name, detail, self.name,
+                                     self.table.name, column))
 
     def compile(self) -> None:
         for column in self.table.columns:

@@ -15,10 +15,10 @@ from alembic.script import Script
 
 from pytest_dbmatrix.backends import for_dialect
 from pytest_dbmatrix.catalogue import find_hazard
+from pytest_dbmatrix.findings import Finding, FindingsFailure
 from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
 from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
 from pytest_dbmatrix.migrations.context import BackendMigrations, Step
-from pytest_dbmatrix.migrations.findings import Finding, MigrationFailure
 from pytest_dbmatrix.migrations.history import History
 from pytest_dbmatrix.migrations.revision_scan import alter_intents, scan
 
@@ -50,8 +50,9 @@ class CheckRun:
 
     def add(self, kind: str, message: str, revision: str | None = None,
             **details: Any) -> None:
-        self.findings.append(Finding(kind, self.check, self.backend, message, revision,
-                                     self.dialect, details))
+        table, column = details.pop("table", None), details.pop("column", None)
+        self.findings.append(Finding(kind, self.check, self.backend, message, self.dialect,
+                                     table, column, revision, details=details))
 
     def error(self, exc: BaseException, default_kind: str, revision: str | None,
               what: str) -> None:
@@ -70,7 +71,7 @@ class CheckRun:
         backend = (f"{self.backend} ({self.bm.live.info.label}, dialect {self.dialect})"
                    if self.bm else f"{self.backend} (offline, dialect {self.dialect})")
         if self.findings:
-            raise MigrationFailure(self.findings, [*self.sections, ("backend", backend)])
+            raise FindingsFailure(self.findings, [*self.sections, ("backend", backend)])
         if self.partial:
             pytest.skip(self.partial)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.migrations.findings import MigrationFailure
+from pytest_dbmatrix.findings import FindingsFailure
 
 COLLECTOR = "migrations"
 
@@ -26,7 +26,7 @@ class MigrationItem(pytest.Function):
 
     def repr_failure(  # type: ignore[override]  # Function drops Node's style argument
             self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
-        if isinstance(excinfo.value, MigrationFailure):
+        if isinstance(excinfo.value, FindingsFailure):
             return excinfo.value.render()
         return super().repr_failure(excinfo)
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from alembic.config import Config
 
+from pytest_dbmatrix import findings
 from pytest_dbmatrix.matrix_hooks import BACKEND, KEY
 from pytest_dbmatrix.migrations.checks import CHECKS, OFFLINE_ONLY, CheckRun
 from pytest_dbmatrix.migrations.context import BackendMigrations
 from pytest_dbmatrix.migrations.database import MigrationDatabase
-from pytest_dbmatrix.migrations.findings import MigrationFailure
 from pytest_dbmatrix.migrations.history import History, HistoryError
 from pytest_dbmatrix.migrations.items import MigrationItem, collector, make_item
 from pytest_dbmatrix.providers import BackendUnavailable
@@ -59,7 +59,7 @@ class MigrationsPlugin:
         self.offline_dialects = list(settings.alembic_offline.value)
         self.histories: dict[int, History] = {}
         self.backends: dict[tuple[str, int], BackendMigrations] = {}
-        self.findings: list[dict[str, Any]] = []
+        self.log = findings.FindingLog()
         self.artifacts: dict[str, str] = {}
         state.report_sections["migrations"] = self.report
 
@@ -142,9 +142,9 @@ class MigrationsPlugin:
         report = yield
         if isinstance(item, MigrationItem) and call.when == "call":
             failure = call.excinfo.value if call.excinfo else None
-            findings = failure.findings if isinstance(failure, MigrationFailure) else []
+            if isinstance(failure, findings.FindingsFailure):
+                findings.attach(report, failure.findings)
             report.dbmatrix_migrations = {  # type: ignore[attr-defined]
-                "findings": [f.as_dict() for f in findings],
                 "artifacts": [v for k, v in item.user_properties if k == "dbmatrix_artifact"],
                 "target": item.target,
             }
@@ -155,7 +155,7 @@ class MigrationsPlugin:
         data = getattr(report, "dbmatrix_migrations", None)
         if self.state.is_worker or not data:
             return
-        self.findings.extend(data["findings"])
+        self.log.add(findings.received(report))
         for path in data["artifacts"]:
             self.artifacts[data["target"]] = str(path)
 
@@ -163,20 +163,18 @@ class MigrationsPlugin:
         settings = self.state.settings
         return {"alembic_ini": settings.alembic_ini.value, "checks": self.checks,
                 "offline_dialects": self.offline_dialects, "artifacts": self.artifacts,
-                "findings": self.findings}
+                "findings": [f.as_dict() for f in self.log.findings.values()]}
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.state.is_worker or not (self.findings or self.artifacts):
+        if self.state.is_worker or not (len(self.log) or self.artifacts):
             return
         tr = terminalreporter
-        tr.write_sep("-", f"dbmatrix migrations: {len(self.findings)} finding(s)")
-        for f in self.findings:
-            where = f" at {f['revision']}" if f["revision"] else ""
-            tr.write_line(f"{f['backend']} {f['check']}: {f['kind']}{where}: {f['message']}",
-                          red=True)
-            if f["hint"]:
-                tr.write_line(f"    fix: {f['hint']}")
+        tr.write_sep("-", f"dbmatrix migrations: {len(self.log)} finding(s)")
+        for f in self.log.findings.values():
+            where = f" at {f.revision}" if f.revision else ""
+            tr.write_line(f"{f.backend} {f.check}: {f.hazard}{where}: {f.message}", red=True)
+            tr.write_line(f"    fix: {f.hint}")
         if self.artifacts:
             tr.write_line(f"offline SQL: {', '.join(sorted(self.artifacts.values()))}")
 
