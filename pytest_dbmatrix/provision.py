@@ -199,7 +199,7 @@ class Provisioner:
 
     def _provision(self, spec: BackendSpec) -> LiveBackend:
         if not spec.family.server_backed:
-            return self._sqlite(spec)
+            return self._embedded(spec)
         server = providers.provide(spec, self._context())
         if server.stop:
             self._cleanups.append((f"{spec.name}: stopping its {server.provider} server",
@@ -215,8 +215,10 @@ class Provisioner:
         live.reaped = reaped
         return live
 
-    def _sqlite(self, spec: BackendSpec) -> LiveBackend:
-        given = spec.url.value if spec.url else sa.make_url("sqlite+pysqlite:///default.db")
+    def _embedded(self, spec: BackendSpec) -> LiveBackend:
+        """A file database (SQLite): one per run and worker in pytest's temp dir, or memory."""
+        default = sa.make_url(f"{spec.family.default_driver}:///default.db")
+        given = spec.url.value if spec.url else default
         memory = given.database in (None, "", ":memory:")
         if memory:
             url = given

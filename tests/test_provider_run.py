@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.providers import ProviderRun, docker, registry, shared
-from pytest_dbmatrix.providers.ready import free_port
+from pytest_dbmatrix.providers.ready import NotReady, free_port
 from pytest_dbmatrix.provision import Provisioner
 
 PROVIDERS = Path(__file__).parents[1] / "pytest_dbmatrix" / "providers"
@@ -71,3 +72,17 @@ def test_provider_modules_keep_no_mutable_state_at_module_level() -> None:
             assert not is_lock, f"{path.name}:{node.lineno}"
             if isinstance(value, mutable):
                 assert all(n.isupper() or n == "__all__" for n in names), f"{path.name}:{names}"
+
+
+@pytest.mark.parametrize(("kind", "log", "taken"), [
+    ("postgresql", 'LOG:  could not bind IPv4 address "127.0.0.1": Address already in use', True),
+    ("postgresql", "FATAL:  could not bind IPv4 address", True),
+    ("mariadb", "[ERROR] Can't start server: Bind on TCP/IP port. Got error: 98", True),
+    ("mysql", "[ERROR] Do you already have another server running on port: 3306 ?", False),
+    ("mssql", "could not bind", False),  # another family's message
+])
+def test_a_taken_port_is_recognised_in_the_familys_log(kind: str, log: str,
+                                                       taken: bool) -> None:
+    family = FAMILIES[kind]
+    assert NotReady("exited", log, True, family.bind_errors).port_taken is taken
+    assert not NotReady("timed out", log, False, family.bind_errors).port_taken

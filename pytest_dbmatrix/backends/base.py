@@ -98,6 +98,8 @@ class Backend:
     """The product name its servers report (`ServerInfo.product`)."""
     server_kinds: ClassVar[frozenset[str]] = frozenset()
     """Families whose servers this family's dialect also reaches (MySQL's and MariaDB's)."""
+    bind_errors: ClassVar[tuple[str, ...]] = ("address already in use",)
+    """What a server of the family logs (lower case) when another process took its port."""
     min_version: ClassVar[tuple[int, ...]] = ()
     """The oldest server still maintained upstream and supported by SQLAlchemy 2."""
     async_drivers: ClassVar[tuple[str, ...]] = ()

@@ -130,7 +130,7 @@ def _start(spec: BackendSpec, context: ProvideContext, recipe: ContainerRecipe, 
         try:
             record.container_id = container.id
             registry.write(record)  # from here on a killed run leaves a reapable record
-            address = _address(container, client, recipe, port, host_network)
+            address = _address(container, client, spec, recipe, port, host_network)
             url = URL.create(driver, recipe.user, password, *address, recipe.admin_database,
                              query)
             wait_until_ready(spec.family, url, recipe.timeout,
@@ -179,14 +179,14 @@ def _run(spec: BackendSpec, image: str, recipe: ContainerRecipe, record: Record,
             f"beforehand, or choose one with --dbmatrix-image {spec.name}=IMAGE") from None
 
 
-def _address(container: Any, client: Any, recipe: ContainerRecipe, port: int,
-             host_network: bool) -> tuple[str, int]:
+def _address(container: Any, client: Any, spec: BackendSpec, recipe: ContainerRecipe,
+             port: int, host_network: bool) -> tuple[str, int]:
     if host_network:
         return "127.0.0.1", port
     container.reload()
     bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{recipe.port}/tcp") or []
     if not bindings:
-        raise NotReady("published no port", _logs(container), True)
+        raise NotReady("published no port", _logs(container), True, spec.family.bind_errors)
     ip = bindings[0].get("HostIp") or ""
     if not _local_engine(client):
         from testcontainers.core.docker_client import get_docker_host_hostname

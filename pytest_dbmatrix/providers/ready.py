@@ -19,22 +19,24 @@ from pytest_dbmatrix.redact import scrub
 POLL = 0.5
 ATTEMPT_TIMEOUT = 3.0
 LOG_LINES = 25
-BIND_ERRORS = ("address already in use", "could not bind", "bind on tcp/ip port")
 
 
 class NotReady(Exception):
-    """The server did not answer: `reason` in one line, `log` the tail of its output."""
+    """The server did not answer: `reason` in one line, `log` the tail of its output, and
+    `bind_errors` what its family's servers log when their port is taken (lower case)."""
 
-    def __init__(self, reason: str, log: str, exited: bool) -> None:
+    def __init__(self, reason: str, log: str, exited: bool,
+                 bind_errors: tuple[str, ...]) -> None:
         super().__init__(reason)
         self.reason = reason
         self.log = log
         self.exited = exited
+        self.bind_errors = bind_errors
 
     @property
     def port_taken(self) -> bool:
         """It exited because another process took its port first: worth another port."""
-        return self.exited and any(e in self.log.lower() for e in BIND_ERRORS)
+        return self.exited and any(e in self.log.lower() for e in self.bind_errors)
 
     def describe(self, what: str) -> str:
         tail = "\n".join(f"    | {line}" for line in self.log.splitlines()[-LOG_LINES:])
@@ -67,7 +69,8 @@ def wait_until_ready(family: Backend, url: URL, timeout: float,
         while True:
             ended = exited()
             if ended:
-                raise NotReady(f"{ended} before it answered", scrub(log(), secrets), True)
+                raise NotReady(f"{ended} before it answered", scrub(log(), secrets), True,
+                               family.bind_errors)
             try:
                 with engine.connect() as conn:
                     conn.exec_driver_sql("SELECT 1").scalar()
@@ -76,7 +79,7 @@ def wait_until_ready(family: Backend, url: URL, timeout: float,
                 last = normalise(exc, secrets).line
             if time.monotonic() >= deadline:
                 raise NotReady(f"did not answer a query within {timeout:g} s (last error: "
-                               f"{last})", scrub(log(), secrets), False)
+                               f"{last})", scrub(log(), secrets), False, family.bind_errors)
             time.sleep(POLL)
     finally:
         engine.dispose()

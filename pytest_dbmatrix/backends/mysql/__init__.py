@@ -26,6 +26,7 @@ class MySQLBackend(Backend):
     default_image = "mysql:8.4"
     product = "MySQL"
     min_version = (8, 0)
+    bind_errors = (*Backend.bind_errors, "bind on tcp/ip port")
     server_kinds = frozenset({"mysql", "mariadb"})
     async_drivers = ("aiomysql", "asyncmy")
     atomic_statements = True

@@ -33,6 +33,7 @@ class PostgreSQLBackend(Backend):
     static_server_version = (15,)
     static_rules = StaticRules(identifier_limit=63, native_enum=True, native_boolean=True,
                                native_uuid=True)
+    bind_errors = (*Backend.bind_errors, "could not bind")
     capabilities = Capabilities(
         transactional_ddl=True,
         enforces_foreign_keys=True,
