@@ -231,3 +231,11 @@ def test_the_minimum_version_is_the_servers_family() -> None:
     assert version_fact(mysql_8, family=FAMILIES["mysql"].served_by(mysql_8)).verdict == "ok"
     assert version_fact(mysql_8, (8, 4), FAMILIES["mysql"]).verdict == "block"
     assert [FAMILIES[k].min_version for k in LIVE] == [(3, 25), (13,), (8, 0), (10, 6), (14,)]
+
+
+def test_mysql_or_mariadb_from_version_text() -> None:
+    from pytest_dbmatrix.backends.mysql import product_of
+
+    assert product_of("10.11.6-MariaDB-0+deb12u1") == "MariaDB"
+    assert product_of("mariadbd  Ver 10.11.6-MariaDB for debian-linux-gnu") == "MariaDB"
+    assert product_of("8.0.36") == product_of("/usr/sbin/mysqld  Ver 8.4.0") == "MySQL"

@@ -18,6 +18,11 @@ from pytest_dbmatrix.backends.base import (
 )
 
 
+def product_of(version_text: str) -> str:
+    """MariaDB or MySQL, from what a server or its binary says of its version."""
+    return "MariaDB" if "mariadb" in version_text.lower() else "MySQL"
+
+
 class MySQLBackend(Backend):
     kind = "mysql"
     default_driver = "mysql+pymysql"
@@ -76,8 +81,7 @@ class MySQLBackend(Backend):
 
     def server_info(self, conn: Connection) -> ServerInfo:
         text = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
-        product = "MariaDB" if "mariadb" in text.lower() else "MySQL"
-        return ServerInfo(product, numeric_version(conn), text.split("-")[0])
+        return ServerInfo(product_of(text), numeric_version(conn), text.split("-")[0])
 
     def describe_dialect(self, url: URL, server: ServerInfo) -> str | None:
         if server.product.lower() != self.kind:

@@ -15,6 +15,7 @@ from pytest_dbmatrix.backends.environment import (
     scalar,
     time_zone_fact,
 )
+from pytest_dbmatrix.backends.mysql import product_of
 
 WHO_AM_I = "SELECT CURRENT_USER(), DATABASE()"
 
@@ -29,8 +30,7 @@ SCRATCH = ScratchDialect(_backtick, "CREATE DATABASE {c}", "DROP DATABASE IF EXI
 
 def server_info(probe: Probe) -> ServerInfo:
     text = str(scalar(probe, "SELECT VERSION()"))
-    product = "MariaDB" if "mariadb" in text.lower() else "MySQL"
-    return ServerInfo(product, numbers(text), text.split("-")[0])
+    return ServerInfo(product_of(text), numbers(text), text.split("-")[0])
 
 
 def _mysql_case(collation: str) -> bool:

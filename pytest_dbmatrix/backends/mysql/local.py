@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 
 from pytest_dbmatrix.backends.base import BackendUnavailable
+from pytest_dbmatrix.backends.mysql import product_of
 from pytest_dbmatrix.backends.recipes import Binaries, LocalRecipe, User, secret_file
 
 
@@ -26,7 +27,7 @@ def _mysql_servers() -> list[tuple[str, str]]:
     for path in dict.fromkeys(found):
         done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
                               check=False)
-        servers.append((path, "MariaDB" if "mariadb" in done.stdout.lower() else "MySQL"))
+        servers.append((path, product_of(done.stdout)))
     return servers
 
 
