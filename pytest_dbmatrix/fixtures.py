@@ -164,6 +164,20 @@ def _test_transaction(state: MatrixState, engine: Engine,
             test.end()
 
 
+def _drop_models(state: MatrixState, backend: LiveBackend, metadata: sa.MetaData) -> None:
+    """drop_all of the session's models, its lock waits bounded by the lock timeout."""
+    setting = state.settings.lock_timeout
+    try:
+        with backend.engine.begin() as conn:
+            backend.family.bound_locks(conn, setting.value)
+            metadata.drop_all(conn)
+    except sa.exc.DBAPIError as exc:
+        exc.add_note(f"dbmatrix: dropping the tables of dbmatrix_metadata on {backend.name} "
+                     f"failed within the lock timeout of {setting.value:g}s ({setting.source}): "
+                     f"a session still holds locks on them; the run's database goes at the end")
+        raise
+
+
 def matrix_fixtures(state: MatrixState) -> types.ModuleType:
     """The public fixtures, closures over the run's state, in a module object that pytest
     reads fixtures from as from a plugin module.
@@ -186,10 +200,12 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
                         "test argument (or through a fixture), not with getfixturevalue() from "
                         "a test that does not use it", pytrace=False)
         try:
-            return state.provisioner.get(name)
+            backend = state.provisioner.get(name)
         except BackendUnavailable as exc:
             state.fail_or_skip(str(exc))
             raise
+        state.watch_backend(backend)
+        return backend
 
     @pytest.fixture(scope="session")
     def dbmatrix_metadata() -> sa.MetaData | None:
@@ -213,7 +229,7 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
             return
         dbmatrix_metadata.create_all(engine)
         yield engine
-        dbmatrix_metadata.drop_all(engine)
+        _drop_models(state, dbmatrix_backend, dbmatrix_metadata)
 
     @pytest.fixture(scope="session")
     def db_url(dbmatrix_backend: LiveBackend) -> URL:

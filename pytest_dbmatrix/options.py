@@ -47,6 +47,22 @@ OPTIONS = (
     Option("--dbmatrix-connect-timeout", "dbmatrix_connect_timeout", "float",
            "seconds to wait for a server to answer (default 10)",
            env="DBMATRIX_CONNECT_TIMEOUT", metavar="SECONDS"),
+    Option("--dbmatrix-statement-timeout", "dbmatrix_statement_timeout", "float",
+           "seconds a test's statement may run before the server cancels it (default: off); "
+           "PostgreSQL statement_timeout, MariaDB max_statement_time, MySQL "
+           "MAX_EXECUTION_TIME (SELECT only), SQLite a progress handler",
+           env="DBMATRIX_STATEMENT_TIMEOUT", metavar="SECONDS"),
+    Option("--dbmatrix-lock-timeout", "dbmatrix_lock_timeout", "float",
+           "seconds the plugin's own DDL and cleanup wait for a lock (default 10)",
+           env="DBMATRIX_LOCK_TIMEOUT", metavar="SECONDS"),
+    Option("--dbmatrix-dead-host-timeout", "dbmatrix_dead_host_timeout", "float",
+           "seconds after which a connection to a server that stopped answering fails "
+           "(default 60): TCP keepalives and user timeout; pymysql's write timeout",
+           env="DBMATRIX_DEAD_HOST_TIMEOUT", metavar="SECONDS"),
+    Option("--dbmatrix-leaks", "dbmatrix_leaks", "string",
+           "a connection a test took from the plugin's engines and did not return: error "
+           "(default) of that test, or warn; either way the plugin closes it",
+           choices=("error", "warn"), metavar="error|warn"),
     Option("--dbmatrix-sqlite-foreign-keys", "dbmatrix_sqlite_foreign_keys", "string",
            "on (default) sets PRAGMA foreign_keys=ON; off keeps SQLite's default",
            choices=("on", "off"), metavar="on|off"),

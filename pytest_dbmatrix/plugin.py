@@ -7,6 +7,7 @@ import importlib
 import pytest
 
 from pytest_dbmatrix.async_fixtures import async_matrix_plugin
+from pytest_dbmatrix.connection_watch import ConnectionWatch
 from pytest_dbmatrix.fixtures import matrix_fixtures
 from pytest_dbmatrix.matrix_hooks import MatrixSession, SecretScrubber
 from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for migration tests
@@ -46,6 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
     config.pluginmanager.register(matrix_fixtures(state), "dbmatrix-fixtures")
     config.pluginmanager.register(async_matrix_plugin(state), "dbmatrix-async-fixtures")
+    watch = ConnectionWatch(state)
+    state.watch_backend = watch.watch
+    config.pluginmanager.register(watch, "dbmatrix-connection-watch")
     if settings.secrets:
         config.pluginmanager.register(SecretScrubber(settings.secrets), "dbmatrix-scrubber")
     if config.pluginmanager.hasplugin("xdist"):

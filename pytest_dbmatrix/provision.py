@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 from pytest_dbmatrix import providers
-from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
+from pytest_dbmatrix.backends.base import Backend, Bounds, Capabilities, ServerInfo
 from pytest_dbmatrix.facts import connection_environment
 from pytest_dbmatrix.providers import BackendUnavailable, ProvideContext, ProviderRun, Server
 from pytest_dbmatrix.redact import mask_url
@@ -28,16 +28,27 @@ if TYPE_CHECKING:
     from pytest_dbmatrix.exclusions import Identity
 
 
-def _engine_options(family: Backend, url: URL, settings: Settings) -> dict[str, Any]:
-    """The family's `create_engine` options with the connect timeout of the settings."""
+def _bounds(settings: Settings) -> Bounds:
+    return Bounds(settings.statement_timeout.value, settings.dead_host_timeout.value)
+
+
+def _engine_options(family: Backend, url: URL, settings: Settings,
+                    bounded: bool = False) -> dict[str, Any]:
+    """The family's `create_engine` options with the connect timeout of the settings and,
+    when `bounded`, the driver arguments of the statement timeout and dead-host bound."""
     options: dict[str, Any] = dict(family.engine_options(url))
     options["connect_args"] = family.connect_args(url, settings.connect_timeout.value)
+    if bounded:
+        options["connect_args"].update(family.bounded_connect_args(url, _bounds(settings)))
     return options
 
 
-def _prepare(family: Backend, engine: Engine, settings: Settings) -> Engine:
+def _prepare(family: Backend, engine: Engine, settings: Settings,
+             bounded: bool = False) -> Engine:
     family.prepare_engine(engine, foreign_keys=settings.sqlite_foreign_keys.value,
                           durable=settings.sqlite_durable.value)
+    if bounded:
+        family.bound_engine(engine, _bounds(settings))
     return engine
 
 
@@ -45,13 +56,13 @@ def run_engine(family: Backend, url: URL, settings: Settings, *, admin: bool = F
                memory: bool = False) -> Engine:
     """An engine of the run: the family's options, the connect timeout and the SQLite pragmas
     of the settings. `admin`: autocommit without a pool; `memory`: one shared connection."""
-    options = _engine_options(family, url, settings)
+    options = _engine_options(family, url, settings, bounded=not admin)
     if admin:
         options.update(isolation_level="AUTOCOMMIT", poolclass=NullPool)
     elif memory:
         options.update(poolclass=StaticPool)
         options["connect_args"]["check_same_thread"] = False
-    return _prepare(family, sa.create_engine(url, **options), settings)
+    return _prepare(family, sa.create_engine(url, **options), settings, bounded=not admin)
 
 
 def run_async_engine(family: Backend, url: URL, settings: Settings) -> AsyncEngine:
@@ -148,6 +159,8 @@ class Provisioner:
         """The providers' state of this run (engine client, reaping done, ports, children)."""
         self._cleanups: list[tuple[str, Callable[[], None]]] = []
         """What to undo at the end, each with what it does for the problem it may become."""
+        self.steps: list[str] = []
+        """Cleanup steps that were needed beyond the usual (sessions ended), for the summary."""
 
     def get(self, name: str) -> LiveBackend:
         with self._lock:
@@ -299,9 +312,17 @@ class Provisioner:
         )
 
     def _drop_database(self, spec: BackendSpec, url: URL, name: str) -> None:
+        """End the sessions still connected to the run's database (only those), then drop
+        it, each wait bounded by the lock timeout; say so when sessions had to be ended."""
         admin = self._engine(spec, url, admin=True)
         try:
             with admin.connect() as conn:
+                spec.family.bound_locks(conn, self.settings.lock_timeout.value)
+                ended = spec.family.end_sessions(conn, name)
+                if ended:
+                    self.steps.append(
+                        f"{spec.name}: ended {len(ended)} session(s) still connected to the "
+                        f"run's database {name} ({', '.join(ended)}), then dropped it")
                 spec.family.drop_database(conn, name)
         finally:
             admin.dispose()

@@ -15,6 +15,7 @@ from pytest_dbmatrix.settings import Settings
 
 if TYPE_CHECKING:
     from pytest_dbmatrix.fixtures import TestTransaction
+    from pytest_dbmatrix.provision import LiveBackend
 
 BACKEND_PARAM = "dbmatrix_backend"
 
@@ -33,6 +34,8 @@ class MatrixState:
     test_transaction: TestTransaction | None = None
     """The running test's TestTransaction, while db_connection or db_session uses it."""
     lost_backends: dict[str, str] = field(default_factory=dict)
+    watch_backend: Callable[[LiveBackend], None] = lambda backend: None
+    """Follows a live backend's engine for leaked connections (connection_watch)."""
     """Backends a test could no longer connect to, with the message their later tests get."""
 
     def fail_or_skip(self, message: str) -> None:

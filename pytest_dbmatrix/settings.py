@@ -58,6 +58,10 @@ class Settings(NamedTuple):
     alembic_offline: Sourced[tuple[str, ...]] = Sourced(("mssql", "oracle"), "default")
     alembic_sql_dir: Sourced[str | None] = Sourced(None, "default")
     sqlite_durable: Sourced[bool] = Sourced(False, "default")
+    statement_timeout: Sourced[float | None] = Sourced(None, "default")
+    lock_timeout: Sourced[float] = Sourced(10.0, "default")
+    dead_host_timeout: Sourced[float] = Sourced(60.0, "default")
+    leaks: Sourced[str] = Sourced("error", "default")
 
 
 def env_var_for(name: str) -> str:
@@ -104,6 +108,13 @@ def _positive(value: Any) -> float:
     if number <= 0:
         raise ValueError(f"{value!r} must be a positive number of seconds")
     return number
+
+
+def _leaks(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("error", "warn"):
+        raise ValueError(f"{value!r} is not error or warn")
+    return text
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -229,6 +240,10 @@ def resolve(config: pytest.Config) -> Settings:
         alembic_offline=_sourced(config, "dbmatrix_alembic_offline", ("mssql", "oracle"),
                                  _items),
         alembic_sql_dir=_sourced(config, "dbmatrix_alembic_sql_dir", None, str),
+        statement_timeout=_sourced(config, "dbmatrix_statement_timeout", None, _positive),
+        lock_timeout=_sourced(config, "dbmatrix_lock_timeout", 10.0, _positive),
+        dead_host_timeout=_sourced(config, "dbmatrix_dead_host_timeout", 60.0, _positive),
+        leaks=_sourced(config, "dbmatrix_leaks", "error", _leaks),
     )
 
 

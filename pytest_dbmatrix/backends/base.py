@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -273,6 +273,42 @@ class Backend:
 
     def matches(self, names: Iterable[str]) -> bool:
         return self.kind in names
+
+    # --- bounds: every wait of a run ends (issue 19) --------------------------------------
+
+    statement_timeout_setting: ClassVar[str] = ""
+    """The server or driver setting that carries --dbmatrix-statement-timeout."""
+
+    def bounded_connect_args(self, url: URL, bounds: Bounds) -> dict[str, Any]:
+        """Driver arguments for the statement timeout and the dead-host bound."""
+        return {}
+
+    def bound_engine(self, engine: Engine, bounds: Bounds) -> None:
+        """Connect/execute events that apply the bounds the driver arguments cannot."""
+
+    def bound_locks(self, conn: Connection, seconds: float) -> None:
+        """Make the plugin's own DDL and cleanup on `conn` fail after `seconds` of lock wait."""
+
+    def is_statement_timeout(self, orig: BaseException) -> bool:
+        """Whether a driver error is the statement timeout's cancellation."""
+        return False
+
+    def describe_leak(self, dbapi_connection: Any, probe: Callable[[], Engine]) -> str:
+        """What a connection left open holds ("in a transaction holding locks on t"); `probe`
+        makes an engine for a separate connection to ask the server."""
+        return ""
+
+    def end_sessions(self, conn: Connection, database: str) -> list[str]:
+        """End the sessions connected to the run's own `database` (never any other), from
+        the admin connection `conn`; a description of each ended session."""
+        return []
+
+
+class Bounds(NamedTuple):
+    """The run's bounds on a connection's waits, in seconds (None: off)."""
+
+    statement_timeout: float | None = None
+    dead_host_timeout: float = 60.0
 
 
 def numeric_version(conn: Connection) -> tuple[int, ...]:

@@ -115,6 +115,8 @@ def write_summary(tr: Any, state: MatrixState) -> None:
         tr.write_line(f"dbmatrix: {backend} was lost mid-session at {lost['first']}: "
                       f"{lost['error']['line']}; {lost['tests']} test(s) from there on could not "
                       f"run on it (not counted as incompatibilities)", red=True)
+    for step in state.provisioner.steps:
+        tr.write_line(f"dbmatrix cleanup: {step}", yellow=True)
     for problem in state.cleanup_problems:
         tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)
     for path in filter(None, (state.settings.report.value,)):

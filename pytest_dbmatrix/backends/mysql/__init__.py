@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_dbmatrix.backends.base import (
     Backend,
+    Bounds,
     Capabilities,
     ServerInfo,
     StaticRules,
@@ -113,3 +115,82 @@ class MySQLBackend(Backend):
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
         conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+
+    statement_timeout_setting = "max_statement_time (MariaDB) / MAX_EXECUTION_TIME (MySQL)"
+    STATEMENT_TIMEOUT_CODES = frozenset({1969, 3024})
+    """Measured on MariaDB 10.11: 1969 'Query execution was interrupted (max_statement_time
+    exceeded)'. 3024 is MySQL 8's MAX_EXECUTION_TIME error (documented, not measured here)."""
+    TRANSACTION = sa.text("SELECT trx_rows_locked, trx_tables_locked FROM "
+                          "information_schema.innodb_trx WHERE trx_mysql_thread_id = :id")
+    SESSIONS = sa.text("SELECT id, command FROM information_schema.processlist "
+                       "WHERE db = :database AND id <> CONNECTION_ID()")
+    """Only processlist rows whose db is the run's database: never any other session."""
+
+    def bound_engine(self, engine: Engine, bounds: Bounds) -> None:
+        """pymysql: read/write timeouts and TCP keepalives bound a dead host; the server's
+        statement timeout is set per connection (MariaDB and MySQL name it differently)."""
+        if engine.dialect.driver != "pymysql":
+            return
+
+        @sa.event.listens_for(engine, "connect")
+        def _bound(dbapi_connection: Any, _record: Any) -> None:
+            dead = bounds.dead_host_timeout
+            dbapi_connection._write_timeout = dead
+            if bounds.statement_timeout is not None:  # a reply may take the statement timeout
+                dbapi_connection._read_timeout = bounds.statement_timeout + dead
+            _keepalive(dbapi_connection._sock, dead)
+            if bounds.statement_timeout is not None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute(_statement_timeout_sql(dbapi_connection, bounds.statement_timeout))
+                cursor.close()
+
+    def bound_locks(self, conn: Connection, seconds: float) -> None:
+        whole = max(1, round(seconds))  # both are whole seconds
+        conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {whole}, "
+                             f"innodb_lock_wait_timeout = {whole}")
+
+    def is_statement_timeout(self, orig: BaseException) -> bool:
+        args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+        return bool(args) and args[0] in self.STATEMENT_TIMEOUT_CODES
+
+    def describe_leak(self, dbapi_connection: Any, probe: Callable[[], Engine]) -> str:
+        thread = getattr(dbapi_connection, "thread_id", None)
+        if thread is None:
+            return ""
+        engine = probe()
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(self.TRANSACTION, {"id": thread()}).first()
+        finally:
+            engine.dispose()
+        if row is None:
+            return "idle"
+        rows, tables = row
+        return f"in a transaction holding locks ({rows} row(s) locked, {tables} table(s))"
+
+    def end_sessions(self, conn: Connection, database: str) -> list[str]:
+        ended = []
+        for session, command in conn.execute(self.SESSIONS, {"database": database}).all():
+            conn.exec_driver_sql(f"KILL CONNECTION {int(session)}")
+            ended.append(f"id {session} ({command})")
+        return ended
+
+
+def _statement_timeout_sql(dbapi_connection: Any, seconds: float) -> str:
+    """MariaDB's max_statement_time (seconds, any statement) or MySQL's max_execution_time
+    (milliseconds, SELECT only), by the server the connection reached."""
+    if "mariadb" in str(dbapi_connection.get_server_info()).lower():
+        return f"SET SESSION max_statement_time = {seconds:g}"
+    return f"SET SESSION max_execution_time = {max(1, round(seconds * 1000))}"
+
+
+def _keepalive(sock: socket.socket | None, seconds: float) -> None:
+    """TCP keepalives and TCP_USER_TIMEOUT, as libpq's keepalives* and tcp_user_timeout."""
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", max(1, round(seconds / 2))),
+                        ("TCP_KEEPINTVL", max(1, round(seconds / 8))), ("TCP_KEEPCNT", 4),
+                        ("TCP_USER_TIMEOUT", max(1, round(seconds * 1000)))):
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)

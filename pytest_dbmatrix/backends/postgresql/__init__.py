@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_dbmatrix.backends.base import (
     Backend,
+    Bounds,
     Capabilities,
     ServerInfo,
     StaticRules,
@@ -74,3 +75,69 @@ class PostgreSQLBackend(Backend):
         """CASCADE: views and foreign keys of tables outside the models do not hold it up."""
         for name in names:
             conn.exec_driver_sql(f"DROP TABLE {name} CASCADE")
+
+    statement_timeout_setting = "statement_timeout"
+    LOCKS = sa.text(
+        "SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE l.pid = :pid AND l.granted "
+        "AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "ORDER BY 1")
+    STATE = sa.text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+    END_SESSIONS = sa.text(
+        "SELECT pid, state, pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = :database AND pid <> pg_backend_pid()")
+    """Filtered on the run's database in the statement itself: never any other session."""
+
+    def bounded_connect_args(self, url: URL, bounds: Bounds) -> dict[str, Any]:
+        """libpq keepalives and tcp_user_timeout bound a dead host; statement_timeout in the
+        startup packet costs no round trip."""
+        if url.get_driver_name() not in ("psycopg2", "psycopg"):
+            return {}
+        dead = bounds.dead_host_timeout
+        args: dict[str, Any] = {
+            "keepalives": 1, "keepalives_idle": max(1, round(dead / 2)),
+            "keepalives_interval": max(1, round(dead / 8)), "keepalives_count": 4,
+            "tcp_user_timeout": max(1, round(dead * 1000)),
+        }
+        if bounds.statement_timeout is not None:
+            given = url.query.get("options", "")
+            mine = f"-c statement_timeout={max(1, round(bounds.statement_timeout * 1000))}"
+            args["options"] = f"{given} {mine}".strip()
+        return args
+
+    def bound_locks(self, conn: Connection, seconds: float) -> None:
+        conn.exec_driver_sql(f"SET lock_timeout = '{max(1, round(seconds * 1000))}ms'")
+
+    def is_statement_timeout(self, orig: BaseException) -> bool:
+        # measured on PostgreSQL 15: QueryCanceled, SQLSTATE 57014,
+        # "canceling statement due to statement timeout"
+        return (getattr(orig, "pgcode", None) == "57014"
+                and "statement timeout" in str(orig))
+
+    def describe_leak(self, dbapi_connection: Any, probe: Callable[[], Engine]) -> str:
+        pid = _backend_pid(dbapi_connection)
+        if pid is None:
+            return ""
+        engine = probe()
+        try:
+            with engine.connect() as conn:
+                state = conn.execute(self.STATE, {"pid": pid}).scalar()
+                tables = list(conn.execute(self.LOCKS, {"pid": pid}).scalars())
+        finally:
+            engine.dispose()
+        held = f" holding locks on {', '.join(tables)}" if tables else ""
+        if state == "idle in transaction":
+            return f"in a transaction{held}"
+        return f"{state or 'gone'}{held}"
+
+    def end_sessions(self, conn: Connection, database: str) -> list[str]:
+        rows = conn.execute(self.END_SESSIONS, {"database": database}).all()
+        return [f"pid {pid} ({state})" for pid, state, _ended in rows]
+
+
+def _backend_pid(dbapi_connection: Any) -> int | None:
+    """The server process of a psycopg2 or psycopg connection, known client-side."""
+    if hasattr(dbapi_connection, "get_backend_pid"):
+        return int(dbapi_connection.get_backend_pid())
+    info = getattr(dbapi_connection, "info", None)
+    return getattr(info, "backend_pid", None)

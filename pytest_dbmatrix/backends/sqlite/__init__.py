@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
-from pytest_dbmatrix.backends.base import Backend, Capabilities, ServerInfo
+from pytest_dbmatrix.backends.base import Backend, Bounds, Capabilities, ServerInfo
 
 
 class SQLiteBackend(Backend):
@@ -66,3 +67,36 @@ class SQLiteBackend(Backend):
     def shared_across_processes(self, url: URL) -> bool:
         """An in-memory database exists only inside the connection that made it."""
         return url.database not in (None, "", ":memory:")
+
+    statement_timeout_setting = "a progress handler"
+    PROGRESS_STEPS = 10_000
+    """SQLite VM instructions between two looks at the clock."""
+
+    def bound_engine(self, engine: Engine, bounds: Bounds) -> None:
+        """A progress handler interrupts a statement that runs past its deadline, set before
+        each statement (SQLite has no server-side statement timeout)."""
+        seconds = bounds.statement_timeout
+        if seconds is None:
+            return
+
+        @sa.event.listens_for(engine, "connect")
+        def _install(dbapi_connection: Any, record: Any) -> None:
+            info = record.info
+            info["dbmatrix_deadline"] = float("inf")
+            dbapi_connection.set_progress_handler(
+                lambda: time.monotonic() > info["dbmatrix_deadline"], self.PROGRESS_STEPS)
+
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def _deadline(conn: Connection, *_args: Any) -> None:
+            conn.connection.info["dbmatrix_deadline"] = time.monotonic() + seconds
+
+    def bound_locks(self, conn: Connection, seconds: float) -> None:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, round(seconds * 1000))}")
+
+    def is_statement_timeout(self, orig: BaseException) -> bool:
+        # measured on SQLite 3.40: the progress handler's interruption is
+        # sqlite3.OperationalError('interrupted')
+        return isinstance(orig, sqlite3.OperationalError) and str(orig) == "interrupted"
+
+    def describe_leak(self, dbapi_connection: Any, probe: Any) -> str:
+        return "in a transaction" if dbapi_connection.in_transaction else "idle"

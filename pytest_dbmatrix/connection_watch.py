@@ -1,0 +1,143 @@
+"""Every test ends clean: connections it took from the plugin's engines and did not return are
+reported against it by name and closed; a statement cancelled by the statement timeout says
+which test, backend and setting."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import Generator
+from typing import Any, NamedTuple
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from pytest_dbmatrix.provision import LiveBackend, run_engine
+from pytest_dbmatrix.run_state import MatrixState
+
+
+class ConnectionLeakWarning(pytest.PytestWarning):
+    """A test left a connection of the plugin's engines open (--dbmatrix-leaks=warn)."""
+
+
+class Checkout(NamedTuple):
+    test: str
+    backend: LiveBackend
+    fairy: Any
+
+
+class ConnectionWatch:
+    """Pool checkouts of the watched engines, by test; hooks that report and close leaks.
+
+    A checkout while a fixture wider than a function is set up belongs to that fixture (a
+    session fixture may keep its connection); any other during a test's set-up, call or
+    teardown belongs to the test."""
+
+    def __init__(self, state: MatrixState) -> None:
+        self.state = state
+        self.test: str | None = None
+        self.fixture: str | None = None
+        self.out: dict[int, Checkout] = {}
+        self.watched: set[int] = set()
+
+    def watch(self, backend: LiveBackend) -> None:
+        """Follow the backend's engine (once): checkouts, checkins, statement timeouts."""
+        engine = backend.engine
+        if id(engine) in self.watched:
+            return
+        self.watched.add(id(engine))
+
+        def checkout(_dbapi: Any, record: Any, fairy: Any) -> None:
+            if self.test is not None and self.fixture is None:
+                self.out[id(record)] = Checkout(self.test, backend, fairy)
+
+        def checkin(_dbapi: Any, record: Any) -> None:
+            self.out.pop(id(record), None)
+
+        def handle_error(context: Any) -> None:
+            self._note_statement_timeout(context, backend)
+
+        sa.event.listen(engine.pool, "checkout", checkout)
+        sa.event.listen(engine.pool, "checkin", checkin)
+        sa.event.listen(engine, "handle_error", handle_error)
+
+    def _note_statement_timeout(self, context: Any, backend: LiveBackend) -> None:
+        orig = context.original_exception
+        setting = self.state.settings.statement_timeout
+        if setting.value is None or not backend.family.is_statement_timeout(orig):
+            return
+        error = context.sqlalchemy_exception or orig
+        error.add_note(
+            f"dbmatrix: {self.test or 'a statement'} on {backend.name} ran a statement longer "
+            f"than the statement timeout of {setting.value:g}s ({setting.source}; "
+            f"{backend.family.statement_timeout_setting} on {backend.dialect}); make it "
+            f"faster or raise --dbmatrix-statement-timeout")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.test = item.nodeid
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None]:
+        if fixturedef.scope == "function" or self.fixture is not None:
+            return (yield)
+        self.fixture = fixturedef.argname
+        try:
+            return (yield)
+        finally:
+            self.fixture = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None]:
+        try:
+            return (yield)
+        finally:
+            self.test = None
+            left = self._left(item.nodeid)
+            if left:
+                self._report(item, left)
+
+    def _left(self, test: str) -> list[Checkout]:
+        """The test's checkouts still out once its fixtures are torn down; a garbage
+        collection first returns those only a reference cycle kept."""
+        if not any(c.test == test for c in self.out.values()):
+            return []
+        gc.collect()
+        return [c for c in self.out.values() if c.test == test]
+
+    def _report(self, item: pytest.Item, left: list[Checkout]) -> None:
+        held = [self._describe(c) for c in left]
+        for checkout in left:
+            _close(checkout)
+        backend = left[0].backend.name
+        count = f"{len(left)} connection{'s' if len(left) > 1 else ''}"
+        message = (f"dbmatrix: {item.name} left {count} open on {backend}, {'; '.join(held)}; "
+                   f"the plugin closed it. Close connections taken from db_engine (`with "
+                   f"db_engine.connect() as conn:`) or use db_connection")
+        setting = self.state.settings.leaks
+        if setting.value == "warn":
+            warnings.warn(ConnectionLeakWarning(message), stacklevel=1)
+            return
+        pytest.fail(f"{message} (--dbmatrix-leaks=warn makes this a warning)", pytrace=False)
+
+    def _describe(self, checkout: Checkout) -> str:
+        backend = checkout.backend
+        dbapi = checkout.fairy.dbapi_connection
+
+        def probe() -> Engine:
+            return run_engine(backend.family, backend.url, self.state.settings, admin=True)
+
+        try:
+            return backend.family.describe_leak(dbapi, probe) or "state unknown"
+        except Exception as exc:  # the description must not hide the leak
+            return f"state unknown ({type(exc).__name__})"
+
+
+def _close(checkout: Checkout) -> None:
+    """Invalidate the connection (the server ends its session and frees its locks); the one
+    shared connection of an in-memory SQLite database is rolled back and returned instead."""
+    if isinstance(checkout.backend.engine.pool, sa.pool.StaticPool):
+        checkout.fairy.close()
+    else:
+        checkout.fairy.invalidate()

@@ -1,0 +1,311 @@
+"""Every run ends (issue 19): a leaked connection is named and closed, the run's database goes
+even when sessions still hold it (only its own sessions are ended), a statement over the
+statement timeout fails saying so, and a server that stops answering mid-query fails the query
+within the dead-host bound. Inner runs are subprocesses bounded by RUN_TIMEOUT."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pytest_dbmatrix.backends import FAMILIES
+from tests.conftest import LIVE_URLS
+from tests.test_reliability import clean_env, run_pytest
+
+BACKENDS = ["sqlite", "postgresql", "mariadb"]
+RUN_TIMEOUT = 90
+
+MODELS = """
+import sqlalchemy as sa
+metadata = sa.MetaData()
+sa.Table("customers", metadata, sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+LEAKING_TESTS = """
+import sqlalchemy as sa
+
+def test_a_leaks(db_engine):
+    conn = db_engine.connect()
+    conn.exec_driver_sql("INSERT INTO customers (id) VALUES (1)")
+    globals()["kept"] = conn  # forgotten: open, in a transaction holding locks
+
+def test_b_next(db_connection):
+    db_connection.exec_driver_sql("ALTER TABLE customers ADD COLUMN note VARCHAR(20)")
+    assert db_connection.scalar(sa.text("SELECT count(*) FROM customers")) == 0
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return clean_env(DBMATRIX_POSTGRESQL_URL=LIVE_URLS["postgresql"],
+                     DBMATRIX_MARIADB_URL=LIVE_URLS["mariadb"], **extra)
+
+
+def _databases(backend: str) -> set[str]:
+    engine = sa.create_engine(LIVE_URLS[backend], poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(FAMILIES[backend].list_databases(conn))
+    finally:
+        engine.dispose()
+
+
+def _run_database(path: Path, backend: str) -> str | None:
+    report = json.loads((path / "report.json").read_text())
+    database: str | None = report["backends"][backend]["database"]
+    return database
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_leaked_connection_is_named_closed_and_the_run_ends(tmp_path: Path, backend: str) -> None:
+    (tmp_path / "models.py").write_text(MODELS)
+    (tmp_path / "test_inner.py").write_text(LEAKING_TESTS)
+    result = run_pytest(tmp_path, f"--dbmatrix={backend}", "--dbmatrix-strict",
+                        "--dbmatrix-metadata=models:metadata", "--dbmatrix-lock-timeout=2",
+                        "--dbmatrix-report=report.json", "-rA", env=_env(),
+                        timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    held = {"sqlite": "in a transaction",
+            "postgresql": "in a transaction holding locks on customers",
+            "mariadb": "in a transaction holding locks (0 row(s) locked, 1 table(s))"}[backend]
+    assert (f"ERROR test_inner.py::test_a_leaks[{backend}] - Failed: dbmatrix: "
+            f"test_a_leaks[{backend}] left 1 connection open on {backend}, {held}; the plugin "
+            f"closed it.") in output, output
+    assert f"PASSED test_inner.py::test_b_next[{backend}]" in output, output
+    assert "2 passed, 1 error" in result.stdout.splitlines()[-1], output
+    assert "dbmatrix cleanup problem" not in output
+    database = _run_database(tmp_path, backend)
+    if backend != "sqlite":
+        assert database not in _databases(backend)
+    else:
+        assert database is not None and not Path(database).exists()
+
+
+def test_leak_can_be_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "models.py").write_text(MODELS)
+    (tmp_path / "test_inner.py").write_text(LEAKING_TESTS)
+    result = run_pytest(tmp_path, "--dbmatrix=sqlite", "--dbmatrix-metadata=models:metadata",
+                        "-o", "dbmatrix_leaks=warn", env=_env(),
+                        timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stdout
+    assert "ConnectionLeakWarning: dbmatrix: test_a_leaks[sqlite] left 1 connection open" \
+        in result.stdout
+
+
+# --- the run's database still has sessions at the end ---------------------------------------
+
+HOLDING_FIXTURE_TESTS = """
+import pytest
+import sqlalchemy as sa
+
+@pytest.fixture(scope="session")
+def outsider(db_url):
+    # a session of its own engine, not the plugin's: the leak watch cannot see it
+    engine = sa.create_engine(db_url.render_as_string(hide_password=False))
+    conn = engine.connect()
+    conn.exec_driver_sql("CREATE TABLE held (x INTEGER)")
+    conn.commit()
+    conn.exec_driver_sql("INSERT INTO held VALUES (1)")
+    yield conn  # never closed
+
+def test_holds(outsider):
+    pass
+"""
+
+
+@pytest.fixture
+def scratch_session(request: pytest.FixtureRequest) -> Iterator[sa.Connection]:
+    """A session that is not the run's, on a scratch database of this test's own, in a
+    transaction holding a lock: it must survive the inner run's cleanup."""
+    backend: str = request.param
+    name = f"dbm_scratch_{secrets.token_hex(4)}"
+    quote = '"' if backend == "postgresql" else "`"
+    admin = sa.create_engine(LIVE_URLS[backend], isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
+    engine = sa.create_engine(sa.make_url(LIVE_URLS[backend]).set(database=name),
+                              poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as session:
+            session.exec_driver_sql("CREATE TABLE kept (x INTEGER)")
+            session.commit()
+            session.exec_driver_sql("INSERT INTO kept VALUES (1)")
+            yield session
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
+        admin.dispose()
+
+
+@pytest.mark.parametrize("scratch_session", ["postgresql", "mariadb"], indirect=True)
+def test_only_the_runs_own_sessions_are_ended(tmp_path: Path,
+                                              scratch_session: sa.Connection) -> None:
+    backend = scratch_session.engine.dialect.name
+    backend = "mariadb" if backend in ("mysql", "mariadb") else backend
+    (tmp_path / "test_inner.py").write_text(HOLDING_FIXTURE_TESTS)
+    result = run_pytest(tmp_path, f"--dbmatrix={backend}", "--dbmatrix-strict",
+                        "--dbmatrix-lock-timeout=2", "--dbmatrix-report=report.json",
+                        env=_env(), timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    database = _run_database(tmp_path, backend)
+    assert f"dbmatrix cleanup: {backend}: ended 1 session(s) still connected to the run's " \
+           f"database {database} (" in output, output
+    assert database not in _databases(backend)
+    # the other database's session is alive, its transaction and row still there
+    assert scratch_session.scalar(sa.text("SELECT count(*) FROM kept")) == 1
+    assert scratch_session.in_transaction()
+
+
+# --- statement timeout ------------------------------------------------------------------------
+
+SLOW_TEST = """
+import sqlalchemy as sa
+
+SLOW = {
+    "sqlite": "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+              "SELECT count(*) FROM r",
+    "postgresql": "SELECT pg_sleep(30)",
+    "mariadb": "SELECT SLEEP(30)",
+}
+
+def test_slow(db_connection, dbmatrix_backend):
+    db_connection.exec_driver_sql(SLOW[dbmatrix_backend.name]).all()
+
+def test_after(db_connection):
+    assert db_connection.scalar(sa.text("SELECT 1")) == 1
+"""
+
+
+def test_statement_over_the_timeout_fails_saying_so(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text(SLOW_TEST)
+    result = run_pytest(tmp_path, f"--dbmatrix={','.join(BACKENDS)}", "--dbmatrix-strict",
+                        "--dbmatrix-statement-timeout=0.5", "--durations=0",
+                        "--durations-min=0", env=_env(), timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    for backend in BACKENDS:  # cancelled after 0.5 s, not after the statement's 30 s
+        assert _call_seconds(output, f"test_inner.py::test_slow[{backend}]") < 10, output
+    assert "3 failed, 3 passed" in result.stdout.splitlines()[-1], output
+    # the driver errors measured on the servers, then the plugin's note
+    assert "canceling statement due to statement timeout" in output
+    assert "Query execution was interrupted (max_statement_time exceeded)" in output
+    assert "sqlite3.OperationalError: interrupted" in output
+    for backend, setting in (("sqlite", "a progress handler on sqlite"),
+                             ("postgresql", "statement_timeout on postgresql"),
+                             ("mariadb", "max_statement_time (MariaDB) / MAX_EXECUTION_TIME "
+                                         "(MySQL) on mariadb")):
+        assert (f"dbmatrix: test_inner.py::test_slow[{backend}] on {backend} ran a statement "
+                f"longer than the statement timeout of 0.5s (option "
+                f"--dbmatrix-statement-timeout; {setting}); make it faster or raise "
+                f"--dbmatrix-statement-timeout") in output, output
+
+
+# --- a server that stops answering mid-query --------------------------------------------------
+
+STALL = b"dbmatrix_stall_now"
+
+
+class StallingProxy:
+    """A loopback TCP proxy to a real server that, on a connection whose client sends STALL,
+    stops forwarding both ways without closing (what a blackholed host looks like to a
+    client waiting for its reply). Bounded: its threads end when the test stops it."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port: int = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.stalled = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            server = socket.create_connection(self.target, timeout=5)
+            self.sockets += [client, server]
+            stall = threading.Event()
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b, stall), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, stall: threading.Event) -> None:
+        source.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                sink.close()
+                return
+            if STALL in data:
+                stall.set()
+                self.stalled.set()
+            if stall.is_set():
+                continue  # swallowed: nothing goes through, nothing is closed
+            sink.sendall(data)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+STALLING_TEST = f"""
+import sqlalchemy as sa
+
+def test_stalls(db_connection):
+    db_connection.exec_driver_sql("SELECT '{STALL.decode()}'").all()
+
+def test_after(db_connection):
+    assert db_connection.scalar(sa.text("SELECT 1")) == 1
+"""
+
+
+def test_stalling_server_fails_the_query_within_the_bound(tmp_path: Path) -> None:
+    """MariaDB through pymysql: read timeout = statement timeout + dead-host timeout."""
+    url = sa.make_url(LIVE_URLS["mariadb"])
+    proxy = StallingProxy((url.host or "127.0.0.1", url.port or 3306))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    (tmp_path / "test_inner.py").write_text(STALLING_TEST)
+    try:
+        result = run_pytest(tmp_path, "--dbmatrix=mariadb", "--dbmatrix-strict",
+                            "--dbmatrix-statement-timeout=1", "--dbmatrix-dead-host-timeout=1",
+                            "--durations=0", "--durations-min=0", "-rA",
+                            env=clean_env(DBMATRIX_MARIADB_URL=proxied), timeout=RUN_TIMEOUT)
+    finally:
+        proxy.stop()
+    output = result.stdout + result.stderr
+    assert proxy.stalled.is_set()
+    # measured through this proxy on MariaDB 10.11 with pymysql 1.2
+    assert ("FAILED test_inner.py::test_stalls[mariadb] - sqlalchemy.exc.OperationalError: "
+            "(pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during "
+            "query (timed out)')") in output, output
+    assert "PASSED test_inner.py::test_after[mariadb]" in output
+    # the bound, and 2 s for a busy machine
+    assert _call_seconds(output, "test_inner.py::test_stalls[mariadb]") < 1 + 1 + 2, output
+
+
+def _call_seconds(output: str, test: str) -> float:
+    """The duration of a test's call phase from pytest's --durations table."""
+    took = [float(line.split("s", 1)[0]) for line in output.splitlines()
+            if line.endswith(f"call     {test}")]
+    assert took, output
+    return took[0]
