@@ -81,7 +81,19 @@ def baseline(directory: Path, backends: list[str]) -> float:
     return total
 
 
-def run_suite(directory: Path, backends: list[str]) -> tuple[float, str]:
+ONE_PATH = """
+from pytest_dbmatrix.conformance.prefetch import Prefetch
+Prefetch.start = lambda self, jobs: None  # every check runs in its own item
+"""
+"""conftest.py of the one-path variant: no backend threads, no child process."""
+
+
+def run_suite(directory: Path, backends: list[str], one_path: bool = False) -> tuple[float, str]:
+    conftest = directory / "conftest.py"
+    if one_path:
+        conftest.write_text(ONE_PATH)
+    elif conftest.exists():
+        conftest.unlink()
     env = dict(os.environ)
     # the code next to this script, whatever checkout an editable install points to
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -114,8 +126,12 @@ def main() -> None:
         for backends in runs:
             base = baseline(directory, backends)
             elapsed, summary = run_suite(directory, backends)
+            single, single_summary = run_suite(directory, backends, one_path=True)
             print(f"{','.join(backends)}:")
             print(f"  conformance suite  {elapsed:7.2f} s   ({summary})")
+            print(f"  one path (checks in their items) {single:7.2f} s   ({single_summary})")
+            print(f"  threads and child process save {1 - elapsed / single:6.1%} "
+                  f"(kept only at 30% or more)")
             print(f"  create_all+drop_all baseline {base:7.2f} s   ratio {elapsed / base:6.1f}x")
             print(f"  under a minute: {'yes' if elapsed < 60 else 'NO'}")
 
