@@ -1,12 +1,22 @@
-"""Command-line options of the `dbmatrix` group, each with its ini twin, and the marker's
-signature."""
+"""The one table of the plugin's options, and the marker's signature.
+
+Each row of `Options` is one option: its command-line flag, ini twin (`dbmatrix_<attribute>`),
+env var, ini type, default, parser and help. `add_options` registers the flag and the ini from
+the rows; `settings.resolve` reads every row (CLI > env > ini > default, source recorded) into
+`Settings`, whose attribute of the same name is that option's `Sourced` value. Adding an option
+is adding a row here."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, Literal, NamedTuple, TypeVar, overload
 
 import pytest
 
+from pytest_dbmatrix.backends import KNOWN
+from pytest_dbmatrix.redact import scrub
+
+T = TypeVar("T")
 IniType = Literal["string", "bool", "float", "linelist", "args"]
 
 MARKER = "dbmatrix"
@@ -18,109 +28,239 @@ MARKER_SPEC = (
 """The marker is read by `markers`, imported only for tests that carry it."""
 
 
-class Option(NamedTuple):
-    flag: str
-    ini: str
-    ini_type: IniType
-    help: str
-    env: str | None = None
-    action: str = "store"
-    metavar: str | None = None
-    choices: tuple[str, ...] | None = None
+class Sourced(NamedTuple, Generic[T]):
+    """A setting's value and where it came from ("option --dbmatrix", "env ...", "default")."""
+
+    value: T
+    source: str
+
+
+Pairs = dict[str, Sourced[str]]
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use on/off)")
+
+
+def positive_seconds(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"{value!r} must be a positive number of seconds")
+    return number
+
+
+def optional_seconds(value: Any) -> float | None:
+    return positive_seconds(value)
+
+
+def error_or_warn(value: Any) -> str:
+    word = str(value).strip().lower()
+    if word not in ("error", "warn"):
+        raise ValueError(f"{value!r} is not error or warn")
+    return word
+
+
+def text(value: Any) -> str | None:
+    return str(value)
+
+
+def items(value: Any) -> tuple[str, ...]:
+    """A comma/space separated list, lower-cased, kept in order without duplicates."""
+    values = value if isinstance(value, list | tuple) else [value]
+    names = [n.strip().lower() for item in values for n in str(item).split(",") if n.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def backend_names(value: Any) -> tuple[str, ...]:
+    """`items`, with `all` expanded to every known family."""
+    names = list(items(value))
+    if "all" in names:
+        names = [n for n in names if n != "all"] + [k for k in KNOWN if k not in names]
+    return tuple(names)
+
+
+def name_value_pairs(entries: Any) -> Pairs:
+    """NAME=VALUE rows given as (entry, source) in ini-then-option order: later ones win."""
+    result: Pairs = {}
+    for entry, source in entries:
+        name, sep, value = str(entry).partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise pytest.UsageError(
+                f"dbmatrix: {source} expects NAME=VALUE, got {scrub(str(entry))!r}")
+        result[name.strip().lower()] = Sourced(value.strip(), source)
+    return result
+
+
+class Option(Generic[T]):
+    """One row of the table; on a `Settings` instance, the attribute is the row's `Sourced[T]`
+    (read from its resolved `values`)."""
+
+    name = ""
+
+    def __init__(self, flag: str, ini_type: IniType, default: T, parse: Callable[[Any], T],
+                 help: str, *, env: str | None = None, metavar: str | None = None,
+                 choices: tuple[str, ...] | None = None) -> None:
+        self.flag, self.ini_type, self.default, self.parse = flag, ini_type, default, parse
+        self.help, self.env, self.metavar, self.choices = help, env, metavar, choices
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Option[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> Sourced[T]: ...
+    def __get__(self, obj: object | None, owner: type) -> Option[T] | Sourced[T]:
+        if obj is None:
+            return self
+        value: Sourced[T] = obj.values[self.name]  # type: ignore[attr-defined]
+        return value
+
+    @property
+    def ini(self) -> str:
+        return f"dbmatrix_{self.name}"
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
+    @property
+    def is_flag(self) -> bool:
+        """A bare switch (`--dbmatrix-strict`): no value on the command line."""
+        return self.ini_type == "bool"
 
-OPTIONS = (
-    Option("--dbmatrix", "dbmatrix_backends", "args",
-           "backends to run database tests on: comma list of sqlite, postgresql, mysql, "
-           "mariadb, mssql, named backends such as postgresql16, or 'all' (default: sqlite)",
-           env="DBMATRIX_BACKENDS", metavar="NAMES"),
-    Option("--dbmatrix-url", "dbmatrix_urls", "linelist",
-           "URL of a backend as NAME=URL (repeatable); env DBMATRIX_<NAME>_URL",
-           action="append", metavar="NAME=URL"),
-    Option("--dbmatrix-strict", "dbmatrix_strict", "bool",
-           "an unavailable backend is an error instead of a skip (CI)",
-           env="DBMATRIX_STRICT", action="store_true"),
-    Option("--dbmatrix-connect-timeout", "dbmatrix_connect_timeout", "float",
-           "seconds to wait for a server to answer (default 10)",
-           env="DBMATRIX_CONNECT_TIMEOUT", metavar="SECONDS"),
-    Option("--dbmatrix-statement-timeout", "dbmatrix_statement_timeout", "float",
-           "seconds a test's statement may run before the server cancels it (default: off); "
-           "PostgreSQL statement_timeout, MariaDB max_statement_time, MySQL "
-           "MAX_EXECUTION_TIME (SELECT only), SQLite a progress handler",
-           env="DBMATRIX_STATEMENT_TIMEOUT", metavar="SECONDS"),
-    Option("--dbmatrix-lock-timeout", "dbmatrix_lock_timeout", "float",
-           "seconds the plugin's own DDL and cleanup wait for a lock (default 10)",
-           env="DBMATRIX_LOCK_TIMEOUT", metavar="SECONDS"),
-    Option("--dbmatrix-dead-host-timeout", "dbmatrix_dead_host_timeout", "float",
-           "seconds after which a connection to a server that stopped answering fails "
-           "(default 60): TCP keepalives and user timeout; pymysql's write timeout",
-           env="DBMATRIX_DEAD_HOST_TIMEOUT", metavar="SECONDS"),
-    Option("--dbmatrix-leaks", "dbmatrix_leaks", "string",
-           "a connection a test took from the plugin's engines and did not return: error "
-           "(default) of that test, or warn; either way the plugin closes it",
-           choices=("error", "warn"), metavar="error|warn"),
-    Option("--dbmatrix-sqlite-foreign-keys", "dbmatrix_sqlite_foreign_keys", "string",
-           "on (default) sets PRAGMA foreign_keys=ON; off keeps SQLite's default",
-           choices=("on", "off"), metavar="on|off"),
-    Option("--dbmatrix-sqlite-durable", "dbmatrix_sqlite_durable", "string",
-           "on keeps SQLite's journal file and fsync on the throwaway database; off (default) "
-           "journals in memory without fsync: faster, same SQL behaviour",
-           choices=("on", "off"), metavar="on|off"),
-    Option("--dbmatrix-metadata", "dbmatrix_metadata", "string",
-           "module:attribute of the MetaData or declarative Base whose tables every "
-           "backend gets for the session", metavar="MODULE:ATTR"),
-    Option("--dbmatrix-report", "dbmatrix_report", "string",
-           "write the test x backend matrix and incompatibilities as JSON to PATH",
-           metavar="PATH"),
-    Option("--dbmatrix-summary", "dbmatrix_summary", "string",
-           "matrix in the terminal summary: auto (differences, or all when short), "
-           "full, diff, or none", choices=("auto", "full", "diff", "none"), metavar="MODE"),
-    Option("--dbmatrix-provider", "dbmatrix_providers", "linelist",
-           "force how a backend is provided, NAME=url|docker|local (repeatable)",
-           action="append", metavar="NAME=PROVIDER"),
-    Option("--dbmatrix-image", "dbmatrix_images", "linelist",
-           "container image of a backend, NAME=IMAGE (repeatable)",
-           action="append", metavar="NAME=IMAGE"),
-    Option("--dbmatrix-docker-network", "dbmatrix_docker_network", "string",
-           "container networking: ports (default, published ports) or host",
-           choices=("ports", "host"), metavar="MODE"),
-    Option("--dbmatrix-conformance", "dbmatrix_conformance", "bool",
-           "generate the conformance suite from the models of dbmatrix_metadata",
-           action="store_true"),
-    Option("--dbmatrix-alembic-ini", "dbmatrix_alembic_ini", "string",
-           "alembic.ini whose migration history is checked on every backend", metavar="PATH"),
-    Option("--dbmatrix-alembic-checks", "dbmatrix_alembic_checks", "args",
-           "migration checks to run: all (default), names, -name to turn one off, e.g. "
-           "'all,-up_down_up'", metavar="CHECKS"),
-    Option("--dbmatrix-alembic-offline", "dbmatrix_alembic_offline", "args",
-           "dialects whose offline (--sql) SQL is rendered with no server besides the "
-           "selected backends (default: mssql,oracle)", metavar="DIALECTS"),
-    Option("--dbmatrix-alembic-sql-dir", "dbmatrix_alembic_sql_dir", "string",
-           "directory for the offline SQL files (default: pytest's temp dir)", metavar="DIR"),
-    Option("--dbmatrix-async-driver", "dbmatrix_async_drivers", "linelist",
-           "async driver of a backend for the db_async_* fixtures, NAME=DRIVER (repeatable), "
-           "e.g. postgresql=psycopg (default: sqlite=aiosqlite, postgresql=asyncpg, "
-           "mysql/mariadb=aiomysql, mssql=aioodbc)", action="append", metavar="NAME=DRIVER"),
-    Option("--dbmatrix-html", "dbmatrix_html", "string",
-           "write the matrix as a self-contained HTML page to PATH", metavar="PATH"),
-)
+    @property
+    def repeatable(self) -> bool:
+        """NAME=VALUE rows (`--dbmatrix-url`), merged from the ini list and the repeated flag;
+        their env twins are per name (`DBMATRIX_<NAME>_URL`), read where the name is known."""
+        return self.ini_type == "linelist"
+
+
+class Options:
+    """The table. A row: `attribute = Option(flag, ini type, default, parser, help, ...)`;
+    the ini is `dbmatrix_<attribute>`, `settings.<attribute>` its `Sourced` value. A default
+    that mypy cannot type alone is written as the parser's result (`items("all")`)."""
+
+    backends = Option(
+        "--dbmatrix", "args", backend_names("sqlite"), backend_names,
+        "backends to run database tests on: comma list of sqlite, postgresql, mysql, "
+        "mariadb, mssql, named backends such as postgresql16, or 'all' (default: sqlite)",
+        env="DBMATRIX_BACKENDS", metavar="NAMES")
+    urls = Option(
+        "--dbmatrix-url", "linelist", name_value_pairs([]), name_value_pairs,
+        "URL of a backend as NAME=URL (repeatable); env DBMATRIX_<NAME>_URL",
+        metavar="NAME=URL")
+    strict = Option(
+        "--dbmatrix-strict", "bool", False, boolean,
+        "an unavailable backend is an error instead of a skip (CI)", env="DBMATRIX_STRICT")
+    connect_timeout = Option(
+        "--dbmatrix-connect-timeout", "float", 10.0, positive_seconds,
+        "seconds to wait for a server to answer (default 10)",
+        env="DBMATRIX_CONNECT_TIMEOUT", metavar="SECONDS")
+    sqlite_foreign_keys = Option(
+        "--dbmatrix-sqlite-foreign-keys", "string", True, boolean,
+        "on (default) sets PRAGMA foreign_keys=ON; off keeps SQLite's default",
+        choices=("on", "off"), metavar="on|off")
+    sqlite_durable = Option(
+        "--dbmatrix-sqlite-durable", "string", False, boolean,
+        "on keeps SQLite's journal file and fsync on the throwaway database; off (default) "
+        "journals in memory without fsync: faster, same SQL behaviour",
+        choices=("on", "off"), metavar="on|off")
+    metadata = Option(
+        "--dbmatrix-metadata", "string", None, text,
+        "module:attribute of the MetaData or declarative Base whose tables every "
+        "backend gets for the session", metavar="MODULE:ATTR")
+    report = Option(
+        "--dbmatrix-report", "string", None, text,
+        "write the test x backend matrix and incompatibilities as JSON to PATH", metavar="PATH")
+    summary = Option(
+        "--dbmatrix-summary", "string", "auto", str,
+        "matrix in the terminal summary: auto (differences, or all when short), "
+        "full, diff, or none", choices=("auto", "full", "diff", "none"), metavar="MODE")
+    providers = Option(
+        "--dbmatrix-provider", "linelist", name_value_pairs([]), name_value_pairs,
+        "force how a backend is provided, NAME=url|docker|local (repeatable)",
+        metavar="NAME=PROVIDER")
+    images = Option(
+        "--dbmatrix-image", "linelist", name_value_pairs([]), name_value_pairs,
+        "container image of a backend, NAME=IMAGE (repeatable)", metavar="NAME=IMAGE")
+    docker_network = Option(
+        "--dbmatrix-docker-network", "string", "ports", str,
+        "container networking: ports (default, published ports) or host",
+        choices=("ports", "host"), metavar="MODE")
+    conformance = Option(
+        "--dbmatrix-conformance", "bool", False, boolean,
+        "generate the conformance suite from the models of dbmatrix_metadata")
+    alembic_ini = Option(
+        "--dbmatrix-alembic-ini", "string", None, text,
+        "alembic.ini whose migration history is checked on every backend", metavar="PATH")
+    alembic_checks = Option(
+        "--dbmatrix-alembic-checks", "args", items("all"), items,
+        "migration checks to run: all (default), names, -name to turn one off, e.g. "
+        "'all,-up_down_up'", metavar="CHECKS")
+    alembic_offline = Option(
+        "--dbmatrix-alembic-offline", "args", items("mssql,oracle"), items,
+        "dialects whose offline (--sql) SQL is rendered with no server besides the "
+        "selected backends (default: mssql,oracle)", metavar="DIALECTS")
+    alembic_sql_dir = Option(
+        "--dbmatrix-alembic-sql-dir", "string", None, text,
+        "directory for the offline SQL files (default: pytest's temp dir)", metavar="DIR")
+    async_drivers = Option(
+        "--dbmatrix-async-driver", "linelist", name_value_pairs([]), name_value_pairs,
+        "async driver of a backend for the db_async_* fixtures, NAME=DRIVER (repeatable), "
+        "e.g. postgresql=psycopg (default: sqlite=aiosqlite, postgresql=asyncpg, "
+        "mysql/mariadb=aiomysql, mssql=aioodbc)", metavar="NAME=DRIVER")
+    statement_timeout = Option(
+        "--dbmatrix-statement-timeout", "float", None, optional_seconds,
+        "seconds a test's statement may run before the server cancels it (default: off); "
+        "PostgreSQL statement_timeout, MariaDB max_statement_time, MySQL "
+        "MAX_EXECUTION_TIME (SELECT only), SQLite a progress handler",
+        env="DBMATRIX_STATEMENT_TIMEOUT", metavar="SECONDS")
+    lock_timeout = Option(
+        "--dbmatrix-lock-timeout", "float", 10.0, positive_seconds,
+        "seconds the plugin's own DDL and cleanup wait for a lock (default 10)",
+        env="DBMATRIX_LOCK_TIMEOUT", metavar="SECONDS")
+    dead_host_timeout = Option(
+        "--dbmatrix-dead-host-timeout", "float", 60.0, positive_seconds,
+        "seconds after which a connection to a server that stopped answering fails "
+        "(default 60): TCP keepalives and user timeout; pymysql's write timeout",
+        env="DBMATRIX_DEAD_HOST_TIMEOUT", metavar="SECONDS")
+    leaks = Option(
+        "--dbmatrix-leaks", "string", "error", error_or_warn,
+        "a connection a test took from the plugin's engines and did not return: error "
+        "(default) of that test, or warn; either way the plugin closes it",
+        choices=("error", "warn"), metavar="error|warn")
+    html = Option(
+        "--dbmatrix-html", "string", None, text,
+        "write the matrix as a self-contained HTML page to PATH", metavar="PATH")
+
+    @classmethod
+    def rows(cls) -> Iterator[Option[Any]]:
+        return (v for v in vars(cls).values() if isinstance(v, Option))
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("dbmatrix", "multi-database conformance testing")
-    for opt in OPTIONS:
-        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help, "action": opt.action}
-        if opt.action == "store_true":
-            kwargs["default"] = None
-        else:
-            kwargs["metavar"] = opt.metavar
-            if opt.choices:
-                kwargs["choices"] = opt.choices
-            if opt.ini_type == "float":
-                kwargs["type"] = float
-        group.addoption(opt.flag, **kwargs)
+    for opt in Options.rows():
+        group.addoption(opt.flag, **_argparse_kwargs(opt))
         parser.addini(opt.ini, type=opt.ini_type, help=opt.help, default=None)
+
+
+def _argparse_kwargs(opt: Option[Any]) -> dict[str, Any]:
+    """Flags default to None, so an unset flag falls through to env, ini and the default."""
+    if opt.is_flag:
+        return {"dest": opt.dest, "help": opt.help, "action": "store_true", "default": None}
+    kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help, "metavar": opt.metavar,
+                              "action": "append" if opt.repeatable else "store"}
+    if opt.choices:
+        kwargs["choices"] = opt.choices
+    if opt.ini_type == "float":
+        kwargs["type"] = float
+    return kwargs

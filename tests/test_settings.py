@@ -97,3 +97,24 @@ def test_bad_ini_bool_names_the_ini(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*bad value for ini dbmatrix_sqlite_foreign_keys*"])
+
+
+def test_one_row_per_option_gives_flag_ini_and_default(pytester: pytest.Pytester,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row of the table is a flag, an ini, and a default-sourced setting."""
+    from pytest_dbmatrix.options import Options
+    from pytest_dbmatrix.settings import resolve
+
+    for opt in Options.rows():
+        if opt.env:
+            monkeypatch.delenv(opt.env, raising=False)
+    monkeypatch.delenv("DBMATRIX_SQLITE_URL", raising=False)
+    pytester.makeini("[pytest]\ndbmatrix_summary = diff\n")
+    settings = resolve(pytest.Config.fromdictargs({}, ["--dbmatrix-strict"]))
+    for opt in Options.rows():
+        assert opt.ini == f"dbmatrix_{opt.name}"
+        sourced = getattr(settings, opt.name)
+        if opt.name not in ("strict", "summary"):
+            assert sourced == (opt.default, "default"), opt.name
+    assert settings.strict == (True, "option --dbmatrix-strict")
+    assert settings.summary == ("diff", "ini dbmatrix_summary")
