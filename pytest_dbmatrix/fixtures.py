@@ -69,11 +69,9 @@ class DDLWatch:
 
 def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:
     """Drop tables a test created on a non-transactional-DDL backend, and say so."""
-    with backend.engine.begin() as conn:
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+    with backend.engine.begin() as conn, backend.family.foreign_keys_unchecked(conn):
         for table in sorted(leaked):
             conn.execute(sa.schema.DropTable(sa.Table(table, sa.MetaData())))
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
     names = ", ".join(sorted(leaked))
     warnings.warn(DDLLeakWarning(
         f"dbmatrix: on {backend.name} ({backend.dialect}) DDL commits implicitly: tables {names} "
@@ -150,17 +148,25 @@ def _connect(state: MatrixState, engine: Engine, backend: LiveBackend) -> Connec
         raise
 
 
+class TransactionSlot:
+    """The running test's TestTransaction, while db_connection or db_session uses it; one per
+    run, held by the run's fixtures."""
+
+    def __init__(self) -> None:
+        self.current: TestTransaction | None = None
+
+
 @contextmanager
-def _test_transaction(state: MatrixState, engine: Engine,
+def _test_transaction(state: MatrixState, slot: TransactionSlot, engine: Engine,
                       backend: LiveBackend) -> Iterator[TestTransaction]:
     """The running test's transaction, shared by the fixtures that use it."""
-    test = state.test_transaction or TestTransaction(_connect(state, engine, backend), backend)
-    state.test_transaction = test.join()
+    test = slot.current or TestTransaction(_connect(state, engine, backend), backend)
+    slot.current = test.join()
     try:
         yield test
     finally:
         if test.leave():
-            state.test_transaction = None
+            slot.current = None
             test.end()
 
 
@@ -182,19 +188,18 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
     """The public fixtures, closures over the run's state, in a module object that pytest
     reads fixtures from as from a plugin module.
 
-    None of them asks for `request`: pytest resolves `request` anew for every fixture that
-    names it in every test, which made these fixtures the plugin's largest per-test cost. The
-    backend of `dbmatrix_backend` is the one of the item being set up, noted by the session's
-    `pytest_runtest_setup` hook (tryfirst) before pytest sets up any fixture; pytest still
-    caches the fixture per backend parameter and tears it down when the parameter changes.
+    `dbmatrix_backend` reads its backend from `request.param`, the session-scoped parameter
+    `pytest_generate_tests` gives it: pytest runs it once per backend and tears it down when the
+    parameter changes, so the per-test fixtures (which do not ask for `request`) pay nothing.
     Closures, not methods of a plugin object: pytest 9.2 deprecates session-scoped fixtures
     bound to an instance."""
+    slot = TransactionSlot()
 
     @pytest.fixture(scope="session")
-    def dbmatrix_backend() -> LiveBackend:
+    def dbmatrix_backend(request: pytest.FixtureRequest) -> LiveBackend:
         """The live backend of this test: name, dialect, server version, masked URL,
         capabilities."""
-        name = state.running_backend
+        name: str | None = getattr(request, "param", None)
         if name is None:
             pytest.fail("dbmatrix_backend is parametrized by pytest-dbmatrix: request it as a "
                         "test argument (or through a fixture), not with getfixturevalue() from "
@@ -239,7 +244,7 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
     @pytest.fixture
     def db_connection(db_engine: Engine, dbmatrix_backend: LiveBackend) -> Iterator[Connection]:
         """A connection inside a transaction that is rolled back after the test."""
-        with _test_transaction(state, db_engine, dbmatrix_backend) as test:
+        with _test_transaction(state, slot, db_engine, dbmatrix_backend) as test:
             yield test.connection
 
     @pytest.fixture
@@ -247,7 +252,7 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
         """An ORM Session whose commits become SAVEPOINTs: the test may commit, nothing
         stays. On the same connection and transaction as db_connection when a test asks for
         both; it does not depend on that fixture, one fixture less to set up per test."""
-        with (_test_transaction(state, db_engine, dbmatrix_backend) as test,
+        with (_test_transaction(state, slot, db_engine, dbmatrix_backend) as test,
               Session(bind=test.connection, join_transaction_mode="create_savepoint") as session):
             yield session
 

@@ -84,9 +84,8 @@ class MatrixSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Note the item's backend for the fixtures and its matrix row; apply its dbmatrix
-        markers."""
-        backend = self.state.running_backend = backend_of(item)
+        """Note the item's matrix row; apply its dbmatrix markers."""
+        backend = backend_of(item)
         if backend is None:
             return
         self._rows[item.nodeid] = (backend, item.stash.get(KEY, None) or test_key(item, backend))

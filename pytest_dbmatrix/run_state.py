@@ -14,7 +14,6 @@ from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import Settings
 
 if TYPE_CHECKING:
-    from pytest_dbmatrix.fixtures import TestTransaction
     from pytest_dbmatrix.provision import LiveBackend
 
 BACKEND_PARAM = "dbmatrix_backend"
@@ -29,10 +28,6 @@ class MatrixState:
     is_worker: bool = False
     report_sections: dict[str, Callable[[], Any]] = field(default_factory=dict)
     cleanup_problems: list[str] = field(default_factory=list)
-    running_backend: str | None = None
-    """The backend of the item being set up (None: the item runs on none)."""
-    test_transaction: TestTransaction | None = None
-    """The running test's TestTransaction, while db_connection or db_session uses it."""
     lost_backends: dict[str, str] = field(default_factory=dict)
     watch_backend: Callable[[LiveBackend], None] = lambda backend: None
     """Follows a live backend's engine for leaked connections (connection_watch)."""

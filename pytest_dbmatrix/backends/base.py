@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -242,6 +243,11 @@ class Backend:
     def raw_table_names(self, dbapi_connection: Any) -> set[str]:
         """Tables of the current database through a DBAPI cursor (usable inside events)."""
         raise NotImplementedError
+
+    @contextmanager
+    def foreign_keys_unchecked(self, conn: Connection) -> Iterator[None]:
+        """Drop tables in any order inside this block; most families need nothing for it."""
+        yield
 
     def create_database(self, conn: Connection, name: str) -> None:
         raise NotImplementedError

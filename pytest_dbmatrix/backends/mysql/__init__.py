@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -97,6 +98,12 @@ class MySQLBackend(Backend):
             return {row[0] for row in cursor.fetchall()}
         finally:
             cursor.close()
+
+    @contextmanager
+    def foreign_keys_unchecked(self, conn: Connection) -> Iterator[None]:
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        yield
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
 
     def list_databases(self, conn: Connection) -> list[str]:
         return [r[0] for r in conn.exec_driver_sql("SHOW DATABASES")]
