@@ -81,7 +81,3 @@ def parse_predicate(text: object) -> Predicate:
         )
     version = tuple(int(p) for p in m["version"].split(".")) if m["version"] else None
     return Predicate(text, m["name"], m["op"], version)
-
-
-def version_label(version: tuple[int, ...] | None) -> str:
-    return ".".join(map(str, version)) if version else "?"

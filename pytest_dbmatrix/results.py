@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 
 import pytest
 
-PASSING = frozenset({"passed", "xfailed"})
 FAILING = frozenset({"failed", "error"})
 
 

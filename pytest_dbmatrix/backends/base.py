@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -276,9 +276,6 @@ class Backend:
     def describe_dialect(self, url: URL, server: ServerInfo) -> str | None:
         """A note when the dialect and the server differ (mysql dialect on MariaDB)."""
         return None
-
-    def matches(self, names: Iterable[str]) -> bool:
-        return self.kind in names
 
     # --- bounds: every wait of a run ends (issue 19) --------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -23,7 +22,6 @@ from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
 from pytest_dbmatrix.run_state import MatrixState
 
-Tier = Callable[..., Outcome]
 OFFLOAD_MIN_TASKS = 50
 """Fewer scenarios than this run in the backend's thread: a child process costs about a second
 to start (imports, models), more than a few dozen scenarios take."""

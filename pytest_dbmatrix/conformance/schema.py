@@ -97,12 +97,6 @@ def in_unique(column: sa.Column[object]) -> bool:
         _has(i.columns, column) for i in table.indexes if i.unique)
 
 
-def in_key(column: sa.Column[object]) -> bool:
-    """Part of any index, unique constraint or the primary key."""
-    return bool(column.primary_key) or in_unique(column) or any(
-        _has(i.columns, column) for i in column.table.indexes)
-
-
 def checked(column: sa.Column[object]) -> bool:
     """Mentioned by a CHECK the user wrote: its values may be refused on purpose."""
     return any(_has(check_columns(column.table, c), column) for c in user_checks(column.table))

@@ -113,9 +113,5 @@ def diff(before: Snapshot, after: Snapshot) -> list[str]:
     return lines
 
 
-def leftover_enums(before: Snapshot, after: Snapshot) -> list[str]:
-    return sorted(set(after.get("enums", [])) - set(before.get("enums", [])))
-
-
 def tmp_tables(snapshot: Snapshot) -> list[str]:
     return [t for t in snapshot["tables"] if t.startswith(TMP_PREFIX)]
