@@ -222,8 +222,9 @@ FINDING_HINTS: dict[str, str] = {
 FINDING_HINTS.update({
     # findings of the Alembic migration checks (pytest_dbmatrix.migrations)
     "multiple-heads": "merge the heads (alembic merge heads -m merge) before deploying",
-    "env-contract": 'in env.py use config.attributes.get("connection") when it is set and pass '
-                    "it to context.configure(connection=...) instead of creating an engine",
+    "env-contract": 'in env.py connect with config.attributes.get("connection") (or its '
+                    "engine) when it is set, else with the Config's sqlalchemy.url: not with a "
+                    "URL of its own",
     "upgrade-failed": "fix the revision on this backend (see the SQL and error), or make the "
                       "operation dialect-specific with op.get_bind().dialect.name",
     "downgrade-failed": "make downgrade() undo upgrade() on this backend; drop_table also drops "

@@ -132,21 +132,6 @@ def test_enum_leak_narrowing_and_dropped_not_null_on_the_right_backends(
     assert not {f for f in found if f[3] == "postgresql" and f[2] == "h02"}
 
 
-def test_env_py_that_ignores_the_connection_fails_clearly(
-        pytester: pytest.Pytester) -> None:
-    write_history(pytester.path, {"e01": HAZARD_REVISIONS["h01"]})
-    env = pytester.path / "migrations" / "env.py"
-    env.write_text(env.read_text().replace('config.attributes.get("connection")', "None"))
-    pytester.makeini(INI)
-    result = run_migrations(pytester, "--dbmatrix=sqlite", "-k", "not offline")
-    result.assert_outcomes(passed=2, failed=1, skipped=6)  # single_head, static hazards pass
-    result.stdout.fnmatch_lines([
-        "*env-contract: env.py ignored config.attributes[[]'connection'[]] and configured Alembic "
-        "with sqlite*; make env.py use the connection it is given*",
-    ])
-    assert not (pytester.path / "never-used.db").exists()
-
-
 def test_multiple_heads_and_check_selection(pytester: pytest.Pytester) -> None:
     branch = ('op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))',
               'op.drop_table("b")')

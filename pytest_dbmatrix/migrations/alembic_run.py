@@ -6,13 +6,14 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import Script
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_dbmatrix.migrations import snapshot
 from pytest_dbmatrix.migrations.database import MigrationDatabase
@@ -22,14 +23,15 @@ WRITE = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE|COMMENT|INSERT|UPDAT
                    r"EXEC|sp_rename)\b", re.I)
 DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE|COMMENT|EXEC|sp_rename)\b", re.I)
 CONTRACT_HELP = (
-    'make env.py use the connection it is given: connectable = config.attributes.get('
-    '"connection"); if it is not None, call context.configure(connection=connectable, ...) '
-    "instead of creating an engine"
+    'let env.py connect to the database it is given: use config.attributes.get("connection") '
+    'when it is set (or its engine), else the sqlalchemy.url of the Config, which the plugin '
+    "points at the run's own migration database"
 )
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class ContractBroken(Exception):
-    """env.py configured Alembic with a connection other than the one passed to it."""
+    """env.py configured Alembic with a connection to another database than the run's own."""
 
 
 class InjectedFailure(Exception):
@@ -55,28 +57,95 @@ class Capture:
             self.fail_after_writes = None
             raise InjectedFailure(f"dbmatrix stopped the revision after {limit} statement(s)")
 
+    def watch(self, conn: Connection) -> None:
+        sa.event.listen(conn, "before_cursor_execute", self.on_execute)
+        sa.event.listen(conn, "after_cursor_execute", self.after_execute)
+
+    def unwatch(self, conn: Connection) -> None:
+        sa.event.remove(conn, "before_cursor_execute", self.on_execute)
+        sa.event.remove(conn, "after_cursor_execute", self.after_execute)
+
 
 @dataclass
 class EnvFacts:
     """What env.py configured: its options (target_metadata ...) and the current heads."""
 
-    heads: tuple[str, ...]
-    opts: dict[str, Any]
-    used_connection: bool
-    foreign: str | None = None
+    heads: tuple[str, ...] = ()
+    opts: dict[str, Any] = field(default_factory=dict)
+    shape: str | None = None
+    """How env.py connected: "connection" (the one handed over), "engine" (its own on the
+    handed one's engine) or "url" (an engine of its own from sqlalchemy.url)."""
 
 
-def _same_connection(ours: Connection, theirs: Any) -> bool:
-    if theirs is ours:
-        return True
-    mine = getattr(getattr(ours, "connection", None), "dbapi_connection", None)
-    other = getattr(getattr(theirs, "connection", None), "dbapi_connection", None)
-    return mine is not None and mine is other
+def _identity(url: URL) -> tuple[str | None, int | None, str | None]:
+    """Where a URL leads: host (loopback names as one), port, database (file paths resolved)."""
+    host = "loopback" if url.host in LOOPBACK else url.host
+    database = url.database
+    if not url.host and database and database != ":memory:":
+        database = str(Path(database).resolve())
+    return host, url.port, database
+
+
+def same_database(ours: URL, theirs: URL) -> bool:
+    """Whether `theirs` names the database of `ours` (a port left out matches any)."""
+    (host, port, database), (t_host, t_port, t_database) = _identity(ours), _identity(theirs)
+    return (host, database) == (t_host, t_database) and (port == t_port or None in (port, t_port))
+
+
+def connection_shape(handed: Connection, engine: Engine, given: Any) -> str | None:
+    """The shape (see EnvFacts.shape) of the connection env.py configured Alembic with; None when foreign."""
+    mine = _dbapi(handed)
+    if given is handed or (mine is not None and _dbapi(given) is mine):
+        return "connection"
+    given_engine = getattr(given, "engine", None)
+    if given_engine is engine:
+        return "engine"
+    if isinstance(given_engine, Engine) and same_database(engine.url, given_engine.url):
+        return "url"
+    return None
+
+
+def _dbapi(conn: Any) -> Any:
+    return getattr(getattr(conn, "connection", None), "dbapi_connection", None)
 
 
 def _describe(conn: Any) -> str:
+    if conn is None:
+        return "no connection"
     engine = getattr(conn, "engine", None)
     return engine.url.render_as_string(hide_password=True) if engine is not None else repr(conn)
+
+
+class ConnectionGuard:
+    """Wraps an EnvironmentContext's configure(): a connection to another database is refused
+    there, before Alembic reads or writes anything through it; the run's is watched."""
+
+    def __init__(self, env: EnvironmentContext, handed: Connection, engine: Engine,
+                 facts: EnvFacts, capture: Capture | None) -> None:
+        self.env_configure = env.configure
+        self.handed, self.engine, self.facts, self.capture = handed, engine, facts, capture
+        self.watched: list[Connection] = []
+        env.configure = self.configure  # type: ignore[method-assign]  # the module proxy
+        # calls the instance's attribute
+
+    def configure(self, connection: Connection | None = None, *args: Any, **kw: Any) -> None:
+        shape = connection_shape(self.handed, self.engine, connection)
+        if shape is None:
+            ours = self.engine.url.render_as_string(hide_password=True)
+            raise ContractBroken(
+                f"env.py configured Alembic with {_describe(connection)}, not the run's "
+                f"migration database {ours}: refused before anything ran on it; {CONTRACT_HELP}")
+        self.facts.shape = shape
+        if self.capture is not None and connection is not None:
+            self.capture.watch(connection)
+            self.watched.append(connection)
+        self.env_configure(connection, *args, **kw)
+
+    def unwatch(self) -> None:
+        for connection in self.watched:
+            assert self.capture is not None
+            self.capture.unwatch(connection)
+        self.watched.clear()
 
 
 class Runner:
@@ -112,35 +181,30 @@ class Runner:
 
     def _run_env(self, conn: Connection, work: Callable[[tuple[str, ...], MigrationContext],
                                                         Sequence[Any]],
-                 **kw: Any) -> EnvFacts:
-        facts = EnvFacts((), {}, False)
+                 capture: Capture | None = None, **kw: Any) -> EnvFacts:
+        facts = EnvFacts()
 
         def fn(heads: Any, context: MigrationContext) -> Sequence[Any]:
             facts.heads = tuple(heads)
             facts.opts = dict(context.opts)
-            facts.used_connection = _same_connection(conn, context.connection)
-            if not facts.used_connection:
-                facts.foreign = _describe(context.connection)
-                raise ContractBroken(
-                    f"env.py ignored config.attributes['connection'] and configured Alembic "
-                    f"with {facts.foreign}; {CONTRACT_HELP}")
             return work(facts.heads, context)
 
         url = self.database.url.render_as_string(hide_password=False)
-        with self._config(conn, url) as config, EnvironmentContext(
-                config, self.script, fn=fn, as_sql=False, **kw):
-            self.script.run_env()
+        with self._config(conn, url) as config:
+            env = EnvironmentContext(config, self.script, fn=fn, as_sql=False, **kw)
+            guard = ConnectionGuard(env, conn, self.database.engine, facts, capture)
+            try:
+                with env:
+                    self.script.run_env()
+            finally:
+                guard.unwatch()
         if not facts.opts:
             raise ContractBroken("env.py never called context.run_migrations() on the "
-                                 f"connection it was given; {CONTRACT_HELP}")
+                                 f"database it was given; {CONTRACT_HELP}")
         return facts
 
-    def _connected(self, work: Callable[[Connection], EnvFacts],
-                   capture: Capture | None = None) -> EnvFacts:
+    def _connected(self, work: Callable[[Connection], EnvFacts]) -> EnvFacts:
         with self.database.engine.connect() as conn:
-            if capture is not None:
-                sa.event.listen(conn, "before_cursor_execute", capture.on_execute)
-                sa.event.listen(conn, "after_cursor_execute", capture.after_execute)
             try:
                 facts = work(conn)
                 if conn.in_transaction():
@@ -149,10 +213,6 @@ class Runner:
                 if conn.in_transaction():
                     conn.rollback()
                 raise
-            finally:
-                if capture is not None:
-                    sa.event.remove(conn, "before_cursor_execute", capture.on_execute)
-                    sa.event.remove(conn, "after_cursor_execute", capture.after_execute)
             return facts
 
     def inspect_env(self) -> EnvFacts:
@@ -165,7 +225,7 @@ class Runner:
         revision_map = self.script.revision_map
         make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
         steps = [make(revision_map, s) for s in scripts]
-        return self._connected(lambda c: self._run_env(c, lambda h, ctx: steps), capture)
+        return self._connected(lambda c: self._run_env(c, lambda h, ctx: steps, capture))
 
     def upgrade_to(self, index: int) -> None:
         """From an empty database, apply revisions [0, index) in one run."""

@@ -42,6 +42,8 @@ class CheckRun:
     findings: list[Finding] = field(default_factory=list)
     sections: list[tuple[str, str]] = field(default_factory=list)
     partial: str | None = None
+    env_shape: str | None = None
+    """How env.py connected (EnvFacts.shape), once env_contract has seen it."""
 
     @property
     def migrations(self) -> BackendMigrations:
@@ -108,6 +110,8 @@ def env_contract(run: CheckRun) -> None:
     result = run.migrations.contract()
     if isinstance(result, ContractBroken):
         run.add("env-contract", str(result))
+    else:
+        run.env_shape = result.shape
 
 
 def upgrade(run: CheckRun) -> None:
@@ -365,9 +369,11 @@ def atomicity(run: CheckRun) -> None:
                    else "alembic_version no longer matches the schema")
         rerun = ("re-running converges" if result["rerun_converges"]
                  else f"re-running fails ({result['rerun_error'] or 'schema differs'})")
-        run.add("non-atomic-revision", f"{len(step.writes)} statements ({len(ddl)} DDL) on a "
-                f"backend without transactional DDL; aborted after the first: {verdict}, "
-                f"{rerun}", step.script.revision, statements=len(step.writes), **result)
+        where = ("and env.py's connection did not roll the first back (its driver commits "
+                 "DDL at once)" if transactional else "on a backend without transactional DDL")
+        run.add("non-atomic-revision", f"{len(step.writes)} statements ({len(ddl)} DDL) "
+                f"{where}; aborted after the first: {verdict}, {rerun}", step.script.revision,
+                statements=len(step.writes), **result)
         run.section_for(step.script, step.writes)
 
 

@@ -61,6 +61,8 @@ class MigrationsPlugin:
         self.backends: dict[tuple[str, int], BackendMigrations] = {}
         self.log = findings.FindingLog()
         self.artifacts: dict[str, str] = {}
+        self.env_shapes: dict[str, str] = {}
+        """backend -> how env.py connected there (EnvFacts.shape)."""
         state.report_sections["migrations"] = self.report
 
     # -- collection ----------------------------------------------------------------------
@@ -132,6 +134,8 @@ class MigrationsPlugin:
         finally:
             item.user_properties.extend(("dbmatrix_artifact", text) for title, text in
                                         run.sections if title == "artifact")
+            if run.env_shape:
+                item.user_properties.append(("dbmatrix_env_shape", run.env_shape))
         run.finish()
 
     # -- reporting -----------------------------------------------------------------------
@@ -146,6 +150,8 @@ class MigrationsPlugin:
                 findings.attach(report, failure.findings)
             report.dbmatrix_migrations = {  # type: ignore[attr-defined]
                 "artifacts": [v for k, v in item.user_properties if k == "dbmatrix_artifact"],
+                "env_shape": next((v for k, v in item.user_properties
+                                   if k == "dbmatrix_env_shape"), None),
                 "target": item.target,
             }
         return report
@@ -158,11 +164,14 @@ class MigrationsPlugin:
         self.log.add(findings.received(report))
         for path in data["artifacts"]:
             self.artifacts[data["target"]] = str(path)
+        if data["env_shape"]:
+            self.env_shapes[data["target"]] = data["env_shape"]
 
     def report(self) -> dict[str, Any]:
         settings = self.state.settings
         return {"alembic_ini": settings.alembic_ini.value, "checks": self.checks,
                 "offline_dialects": self.offline_dialects, "artifacts": self.artifacts,
+                "env_shapes": self.env_shapes,
                 "findings": [f.as_dict() for f in self.log.findings.values()]}
 
     @pytest.hookimpl
