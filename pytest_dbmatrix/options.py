@@ -212,6 +212,10 @@ class Options:
     alembic_sql_dir = Option(
         "--dbmatrix-alembic-sql-dir", "string", None, text,
         "directory for the offline SQL files (default: pytest's temp dir)", metavar="DIR")
+    alembic_baseline = Option(
+        "--dbmatrix-alembic-baseline", "string", None, text,
+        "module:attribute of the MetaData, declarative Base or callable(connection) that "
+        "creates the schema the first revision starts from", metavar="MODULE:ATTR")
     async_drivers = Option(
         "--dbmatrix-async-driver", "linelist", name_value_pairs([]), name_value_pairs,
         "async driver of a backend for the db_async_* fixtures, NAME=DRIVER (repeatable), "

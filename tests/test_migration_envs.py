@@ -105,3 +105,68 @@ def test_an_env_py_connecting_elsewhere_is_refused_before_it_touches_anything(
     finally:
         engine.dispose()
     assert "dbmatrix_refused_version" not in tables and "item" not in tables
+
+
+BASELINE_MODELS = '''
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("legacy", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("name", sa.String(50), nullable=False))
+
+
+def create(connection):
+    """The callable form: the same schema."""
+    metadata.create_all(connection)
+'''
+HEAD_MODELS = BASELINE_MODELS.replace(
+    'nullable=False))', 'nullable=False),\n         sa.Column("note", sa.String(100)))')
+ON_LEGACY = ('op.add_column("legacy", sa.Column("note", sa.String(100)))',
+             'op.drop_column("legacy", "note")')
+FIXTURE_TEST = '''
+def test_the_fixture_starts_from_the_baseline(dbmatrix_alembic):
+    assert dbmatrix_alembic.table_names() == ["legacy"]
+    dbmatrix_alembic.insert_into("legacy", {"id": 1, "name": "old"})
+    dbmatrix_alembic.migrate_up_to("heads")
+    assert dbmatrix_alembic.rows("legacy") == [{"id": 1, "name": "old", "note": None}]
+'''
+
+
+def baseline_project(pytester: pytest.Pytester) -> None:
+    """A history whose first revision alters a table it never created: the baseline's."""
+    write_history(pytester.path, {"b01": ON_LEGACY})
+    (pytester.path / "baseline_models.py").write_text(BASELINE_MODELS)
+    (pytester.path / "models.py").write_text(HEAD_MODELS)
+    pytester.makepyfile(test_fixture=FIXTURE_TEST)
+
+
+def test_baseline_schema_is_created_before_every_run_from_base(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    baseline_project(pytester)
+    pytester.makeini(INI + "dbmatrix_alembic_baseline = baseline_models:metadata\n")
+    result = run_migrations(pytester, f"--dbmatrix={LIVE}")
+    # 10 checks on 4 backends, 2 offline dialects, the fixture's test on 4 backends
+    result.assert_outcomes(passed=10 * 4 + 2 + 4)
+    assert findings(pytester) == set()
+
+
+def test_baseline_callable_and_without_a_baseline(pytester: pytest.Pytester) -> None:
+    baseline_project(pytester)
+    checks = "dbmatrix_alembic_checks = upgrade downgrade up_down_up data_preserved\n"
+    pytester.makeini(INI + checks)
+    result = run_migrations(pytester, "--dbmatrix=sqlite", "-k", "not fixture")
+    result.stdout.fnmatch_lines(["*upgrade-failed at b01*no such table: legacy*"])
+    result = run_migrations(pytester, "--dbmatrix=sqlite",
+                            "--dbmatrix-alembic-baseline=baseline_models:create")
+    result.assert_outcomes(passed=5)
+
+
+def test_a_baseline_that_cannot_be_loaded_names_the_option(pytester: pytest.Pytester) -> None:
+    baseline_project(pytester)
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade\n")
+    result = run_migrations(pytester, "--dbmatrix=sqlite",
+                            "--dbmatrix-alembic-baseline=baseline_models:Missing")
+    result.assert_outcomes(failed=1, errors=1)  # the check, the fixture's test
+    result.stdout.fnmatch_lines([
+        "*dbmatrix: option --dbmatrix-alembic-baseline names 'baseline_models:Missing', which "
+        "cannot be loaded (AttributeError: *Missing*); give module:attribute of a MetaData*"])

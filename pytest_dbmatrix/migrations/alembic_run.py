@@ -16,6 +16,7 @@ from alembic.script import Script
 from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_dbmatrix.migrations import snapshot
+from pytest_dbmatrix.migrations.baseline import Baseline
 from pytest_dbmatrix.migrations.database import MigrationDatabase
 from pytest_dbmatrix.migrations.history import History
 
@@ -93,7 +94,7 @@ def same_database(ours: URL, theirs: URL) -> bool:
 
 
 def connection_shape(handed: Connection, engine: Engine, given: Any) -> str | None:
-    """The shape (see EnvFacts.shape) of the connection env.py configured Alembic with; None when foreign."""
+    """How env.py reached the run's database (EnvFacts.shape); None for another database."""
     mine = _dbapi(handed)
     if given is handed or (mine is not None and _dbapi(given) is mine):
         return "connection"
@@ -151,9 +152,11 @@ class ConnectionGuard:
 class Runner:
     """Steps revisions up and down one at a time on a `MigrationDatabase`."""
 
-    def __init__(self, history: History, database: MigrationDatabase) -> None:
+    def __init__(self, history: History, database: MigrationDatabase,
+                 baseline: Baseline | None = None) -> None:
         self.history = history
         self.database = database
+        self.baseline = baseline
 
     @property
     def script(self) -> Any:
@@ -227,9 +230,17 @@ class Runner:
         steps = [make(revision_map, s) for s in scripts]
         return self._connected(lambda c: self._run_env(c, lambda h, ctx: steps, capture))
 
-    def upgrade_to(self, index: int) -> None:
-        """From an empty database, apply revisions [0, index) in one run."""
+    def reset(self) -> None:
+        """An empty database, then the baseline schema the first revision starts from."""
         self.database.reset()
+        if self.baseline is not None:
+            with self.database.engine.connect() as conn:
+                self.baseline(conn)
+                conn.commit()
+
+    def upgrade_to(self, index: int) -> None:
+        """From the baseline, apply revisions [0, index) in one run."""
+        self.reset()
         if index:
             self.apply(self.history.ordered[:index])
 

@@ -10,6 +10,7 @@ from alembic.script import Script
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.migrations import snapshot
 from pytest_dbmatrix.migrations.alembic_run import Capture, ContractBroken, EnvFacts, Runner
+from pytest_dbmatrix.migrations.baseline import Baseline
 from pytest_dbmatrix.migrations.database import MigrationDatabase
 from pytest_dbmatrix.migrations.history import History
 from pytest_dbmatrix.provision import LiveBackend
@@ -48,11 +49,12 @@ class Timeline:
 class BackendMigrations:
     """Per backend and worker: built lazily, shared by every check of that backend."""
 
-    def __init__(self, live: LiveBackend, history: History, database: MigrationDatabase):
+    def __init__(self, live: LiveBackend, history: History, database: MigrationDatabase,
+                 baseline: Baseline | None = None):
         self.live = live
         self.history = history
         self.database = database
-        self.runner = Runner(history, database)
+        self.runner = Runner(history, database, baseline)
         self.position: int | None = None
         """Revisions [0, position) applied and nothing else changed; None when unknown."""
         self._contract: EnvFacts | ContractBroken | None = None
@@ -68,7 +70,7 @@ class BackendMigrations:
     def contract(self) -> EnvFacts | ContractBroken:
         """Whether env.py uses the connection it is given (run once, read-only)."""
         if self._contract is None:
-            self.database.reset()
+            self.runner.reset()
             self.position = 0
             try:
                 self._contract = self.runner.inspect_env()
@@ -78,7 +80,7 @@ class BackendMigrations:
 
     @cached_property
     def timeline(self) -> Timeline:
-        self.database.reset()
+        self.runner.reset()
         self.position = 0
         steps: list[Step] = []
         before = self.runner.snapshot()

@@ -162,14 +162,27 @@ def dbmatrix_alembic_database(dbmatrix_backend: LiveBackend, request: pytest.Fix
 
 
 @pytest.fixture
-def dbmatrix_alembic(dbmatrix_alembic_database: MigrationDatabase,
+def dbmatrix_alembic(request: pytest.FixtureRequest,
+                     dbmatrix_alembic_database: MigrationDatabase,
                      dbmatrix_alembic_config: Config,
                      dbmatrix_before_revision_data: RevisionData,
                      dbmatrix_at_revision_data: RevisionData) -> AlembicHelper:
-    """An empty database on this backend and the methods to migrate it and seed rows."""
+    """An empty database on this backend (with dbmatrix_alembic_baseline's schema) and the
+    methods to migrate it and seed rows."""
+    from pytest_dbmatrix.migrations import baseline
     from pytest_dbmatrix.migrations.alembic_run import Runner
-    from pytest_dbmatrix.migrations.history import History
+    from pytest_dbmatrix.migrations.history import History, HistoryError
 
-    dbmatrix_alembic_database.reset()
-    runner = Runner(History(dbmatrix_alembic_config), dbmatrix_alembic_database)
+    history = History(dbmatrix_alembic_config)
+    try:
+        history.script  # noqa: B018 - applies prepend_sys_path, which the baseline may need
+        runner = Runner(history, dbmatrix_alembic_database,
+                        baseline.from_settings(get_state(request.config).settings))
+    except HistoryError as exc:
+        problem: str | None = str(exc)  # failed outside the handler: no chained traceback
+    else:
+        problem = None
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    runner.reset()
     return AlembicHelper(runner, dbmatrix_before_revision_data, dbmatrix_at_revision_data)

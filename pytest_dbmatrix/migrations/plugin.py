@@ -11,6 +11,7 @@ from alembic.config import Config
 
 from pytest_dbmatrix import findings
 from pytest_dbmatrix.matrix_hooks import BACKEND, KEY
+from pytest_dbmatrix.migrations import baseline
 from pytest_dbmatrix.migrations.checks import CHECKS, OFFLINE_ONLY, CheckRun
 from pytest_dbmatrix.migrations.context import BackendMigrations
 from pytest_dbmatrix.migrations.database import MigrationDatabase
@@ -109,7 +110,8 @@ class MigrationsPlugin:
                 self.state.fail_or_skip(str(exc))
                 raise
             database = MigrationDatabase(live, tmp, self.state.settings)
-            self.backends[key] = BackendMigrations(live, history, database)
+            self.backends[key] = BackendMigrations(live, history, database,
+                                                   baseline.from_settings(self.state.settings))
         return self.backends[key]
 
     def _sql_dir(self, tmp: Path) -> Path:
@@ -127,7 +129,10 @@ class MigrationsPlugin:
         if check in OFFLINE_ONLY:
             run.artifacts = self._sql_dir(tmp)
         else:
-            run.bm = self._backend(target, history, tmp)
+            try:
+                run.bm = self._backend(target, history, tmp)
+            except HistoryError as exc:
+                pytest.fail(str(exc), pytrace=False)
             run.dialect = run.bm.dialect
         try:
             CHECKS[check](run)
