@@ -20,7 +20,7 @@ from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
 from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
 from pytest_dbmatrix.migrations.context import BackendMigrations, Step
 from pytest_dbmatrix.migrations.history import History
-from pytest_dbmatrix.migrations.revision_scan import alter_intents, scan
+from pytest_dbmatrix.migrations.revision_scan import StaticHazard, alter_intents, scan
 
 ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
 """A revision module may list "table.column" (or "table") whose data it drops on purpose."""
@@ -42,6 +42,8 @@ class CheckRun:
     findings: list[Finding] = field(default_factory=list)
     sections: list[tuple[str, str]] = field(default_factory=list)
     partial: str | None = None
+    notes: list[Finding] = field(default_factory=list)
+    """Static findings the live run disproved on this backend: reported, never failing."""
     env_shape: str | None = None
     """How env.py connected (EnvFacts.shape), once env_contract has seen it."""
 
@@ -304,14 +306,42 @@ def data_preserved(run: CheckRun) -> None:
             f"{t}: {why}" for t, why in seeder.unseedable.items())))
 
 
+def _disproved(hazard: StaticHazard, step: Step | None) -> str | None:
+    """Why the live upgrade of this backend shows the static hazard did not happen, if it does.
+
+    A hazard predicting an error is disproved by the revision upgrading without one; one
+    predicting a lost NOT NULL by the column having been NULL-able before or NOT NULL after."""
+    if step is None or step.error is not None or step.after is None:
+        return None
+    if hazard.column is None:
+        return "the live upgrade ran this revision without error on this backend"
+    table, column = hazard.column
+    before = step.before["tables"].get(table, {}).get("columns", {}).get(column)
+    after = step.after["tables"].get(table, {}).get("columns", {}).get(column)
+    if before is not None and before["nullable"]:
+        return f"{table}.{column} was NULL-able before the revision already"
+    if before is not None and after is not None and not after["nullable"]:
+        return f"{table}.{column} is still NOT NULL after the live upgrade"
+    return None
+
+
 def hazards(run: CheckRun) -> None:
     bm = run.migrations
     history = bm.history
+    live = not isinstance(bm.contract(), ContractBroken)
+    steps = {s.script.revision: s for s in bm.timeline.steps} if live else {}
     for script in history.ordered:
         for hazard in scan(script, history.source(script), run.dialect):
-            run.add(hazard.kind, hazard.message, hazard.revision, line=hazard.line,
-                    file=script.path)
-    if isinstance(bm.contract(), ContractBroken):
+            why = _disproved(hazard, steps.get(script.revision))
+            if why:
+                run.notes.append(Finding(hazard.kind, run.check, run.backend,
+                                         f"{hazard.message} (not a failure: {why})",
+                                         run.dialect, revision=hazard.revision,
+                                         details={"line": hazard.line}))
+            else:
+                run.add(hazard.kind, hazard.message, hazard.revision, line=hazard.line,
+                        file=script.path)
+    if not live:
         return
     reachable = bm.timeline.reachable
     for step in bm.timeline.steps[:reachable]:

@@ -62,6 +62,8 @@ class MigrationsPlugin:
         self.backends: dict[tuple[str, int], BackendMigrations] = {}
         self.log = findings.FindingLog()
         self.artifacts: dict[str, str] = {}
+        self.notes: list[dict[str, Any]] = []
+        """Static findings disproved by a live run: reported, not failures."""
         self.env_shapes: dict[str, str] = {}
         """backend -> how env.py connected there (EnvFacts.shape)."""
         state.report_sections["migrations"] = self.report
@@ -141,6 +143,7 @@ class MigrationsPlugin:
                                         run.sections if title == "artifact")
             if run.env_shape:
                 item.user_properties.append(("dbmatrix_env_shape", run.env_shape))
+            item.user_properties.extend(("dbmatrix_note", n.as_dict()) for n in run.notes)
         run.finish()
 
     # -- reporting -----------------------------------------------------------------------
@@ -155,6 +158,7 @@ class MigrationsPlugin:
                 findings.attach(report, failure.findings)
             report.dbmatrix_migrations = {  # type: ignore[attr-defined]
                 "artifacts": [v for k, v in item.user_properties if k == "dbmatrix_artifact"],
+                "notes": [v for k, v in item.user_properties if k == "dbmatrix_note"],
                 "env_shape": next((v for k, v in item.user_properties
                                    if k == "dbmatrix_env_shape"), None),
                 "target": item.target,
@@ -169,6 +173,7 @@ class MigrationsPlugin:
         self.log.add(findings.received(report))
         for path in data["artifacts"]:
             self.artifacts[data["target"]] = str(path)
+        self.notes.extend(data["notes"])
         if data["env_shape"]:
             self.env_shapes[data["target"]] = data["env_shape"]
 
@@ -177,7 +182,8 @@ class MigrationsPlugin:
         return {"alembic_ini": settings.alembic_ini.value, "checks": self.checks,
                 "offline_dialects": self.offline_dialects, "artifacts": self.artifacts,
                 "env_shapes": self.env_shapes,
-                "findings": [f.as_dict() for f in self.log.findings.values()]}
+                "findings": [f.as_dict() for f in self.log.findings.values()],
+                "notes": self.notes}
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -189,6 +195,9 @@ class MigrationsPlugin:
             where = f" at {f.revision}" if f.revision else ""
             tr.write_line(f"{f.backend} {f.check}: {f.hazard}{where}: {f.message}", red=True)
             tr.write_line(f"    fix: {f.hint}")
+        if self.notes:
+            tr.write_line(f"{len(self.notes)} static finding(s) the live upgrade disproved "
+                          "(notes in the JSON report)")
         if self.artifacts:
             tr.write_line(f"offline SQL: {', '.join(sorted(self.artifacts.values()))}")
 

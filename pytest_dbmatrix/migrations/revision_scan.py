@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from alembic.script import Script
 
 from pytest_dbmatrix.backends import Backend, for_dialect
+from pytest_dbmatrix.migrations.guards import Reach
 
 SQLITE_CONSTRAINT_OPS = frozenset({
     "create_foreign_key", "create_unique_constraint", "create_check_constraint",
@@ -37,6 +38,8 @@ class StaticHazard:
     revision: str
     message: str
     line: int
+    column: tuple[str, str] | None = None
+    """(table, column) whose NOT NULL the hazard silently loses; None: it predicts an error."""
 
 
 def _literal(node: ast.AST | None) -> object:
@@ -58,13 +61,16 @@ def _batch_table(node: ast.With) -> dict[str, str | None]:
     return names
 
 
-def op_calls(source: str, function: str = "upgrade") -> list[OpCall]:
-    """Every `op.<name>(...)` and batch `<var>.<name>(...)` call inside `function`."""
+def op_calls(source: str, function: str = "upgrade", dialect: str | None = None
+             ) -> list[OpCall]:
+    """Every `op.<name>(...)` and batch `<var>.<name>(...)` call inside `function`; with a
+    `dialect`, only those its dialect tests let run there."""
     tree = ast.parse(source)
     body = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function),
                 None)
     if body is None:
         return []
+    reach = Reach(body, dialect) if dialect else None
     batches: dict[str, str | None] = {}
     for node in ast.walk(body):
         if isinstance(node, ast.With):
@@ -75,7 +81,7 @@ def op_calls(source: str, function: str = "upgrade") -> list[OpCall]:
                 and isinstance(node.func.value, ast.Name)):
             continue
         owner = node.func.value.id
-        if owner != "op" and owner not in batches:
+        if (owner != "op" and owner not in batches) or (reach is not None and node not in reach):
             continue
         args = [_literal(a) for a in node.args]
         in_batch = owner != "op"
@@ -109,11 +115,16 @@ def _existing_hazards(call: OpCall, family: Backend) -> str | None:
     if "type_" not in keys and "existing_type" not in keys and keys & set(
             family.alter_needs_existing_type):
         return f"alter_column({target}) without existing_type: {dialect} cannot render it"
-    if (family.alter_type_resets_nullable and "type_" in keys
-            and not keys & {"nullable", "existing_nullable"}):
+    if silently_nullable(call, family):
         return (f"alter_column({target}, type_=...) without existing_nullable: {dialect} "
                 f"silently makes the column NULL-able")
     return None
+
+
+def silently_nullable(call: OpCall, family: Backend) -> bool:
+    """alter_column(type_=...) without existing_nullable, where that makes it NULL-able."""
+    return (family.alter_type_resets_nullable and "type_" in call.keywords
+            and not call.keywords & {"nullable", "existing_nullable"})
 
 
 def scan(script: Script, source: str, dialect: str) -> list[StaticHazard]:
@@ -122,13 +133,15 @@ def scan(script: Script, source: str, dialect: str) -> list[StaticHazard]:
     if family is None:  # an offline dialect dbmatrix has no family for: nothing known
         return []
     found = []
-    for call in op_calls(source):
+    for call in op_calls(source, dialect=dialect):
         if family.alters_in_batch_only and (message := _batch_only_hazards(call)):
             found.append(StaticHazard("sqlite-alter", (dialect,), script.revision,
                                       message, call.line))
         if message := _existing_hazards(call, family):
+            column = ((call.table, call.column) if call.table and call.column
+                      and silently_nullable(call, family) else None)
             found.append(StaticHazard("alter-needs-existing", (dialect,), script.revision,
-                                      message, call.line))
+                                      message, call.line, column))
     return found
 
 
