@@ -79,6 +79,6 @@ def test_guarded_hazards_and_live_disproved_ones_are_notes(
     # NULL-able item.name is disproved by the live upgrade: a note, not a failure.
     assert findings(pytester) == {("hazards", "alter-needs-existing", "g03", "mariadb")}
     notes = json.loads((pytester.path / "report.json").read_text())["migrations"]["notes"]
-    assert [(n["revision"], n["backend"], n["kind"]) for n in notes] == [
+    assert [(n["revision"], n["backend"], n["hazard"]) for n in notes] == [
         ("g02", "mariadb", "alter-needs-existing")]
     assert "item.name was NULL-able before the revision already" in notes[0]["message"]
