@@ -1,4 +1,5 @@
-"""The `dbmatrix` command (also `python -m pytest_dbmatrix`): servers up/down/status, doctor."""
+"""The `dbmatrix` command (also `python -m pytest_dbmatrix`): servers up/down/status, doctor,
+merge."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ COMMANDS = {
     "down": ("pytest_dbmatrix.servers", "stop the backends started by 'up'"),
     "status": ("pytest_dbmatrix.servers", "show the backends started by 'up'"),
     "doctor": ("pytest_dbmatrix.doctor", "check a database you do not own before installing"),
+    "merge": ("pytest_dbmatrix.report.merge",
+              "join the JSON/JUnit reports of several jobs into one matrix and report"),
 }
 
 

@@ -120,21 +120,26 @@ class MatrixSession:
         if row is None:
             return
         if call.when == "setup":
-            self._add_properties(item, row[0])
+            self._add_properties(item, row)
         excinfo = call.excinfo
         if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
-            from pytest_dbmatrix.errors import normalise  # only when a test fails
+            import json  # only when a test fails
+
+            from pytest_dbmatrix.errors import normalise
 
             error = normalise(excinfo.value, self.state.settings.secrets).as_dict()
             if call.when == "setup" and row[0] in self.state.lost_backends:
                 error["lost"] = True  # the server, not the test: no incompatibility
             self._errors[item.nodeid, call.when] = error
+            item.user_properties.append(("dbmatrix_error", json.dumps(error, default=str)))
 
-    def _add_properties(self, item: pytest.Item, backend: str) -> None:
-        """The backend's JUnit properties, once per item even if it is set up again."""
-        mine = self._properties_of(backend)
+    def _add_properties(self, item: pytest.Item, row: tuple[str, str]) -> None:
+        """The backend's JUnit properties and the matrix row, once per item even if it is set
+        up again: `dbmatrix merge` reads JUnit files through them."""
+        mine = self._properties_of(row[0])
         if mine[0] not in item.user_properties:
             item.user_properties += mine
+            item.user_properties.append(("dbmatrix_test", row[1]))
 
     def _properties_of(self, backend: str) -> list[tuple[str, str]]:
         """The backend, and its server, dialect and provider once it is live: made once per
@@ -202,13 +207,9 @@ class MatrixSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """After session fixtures are torn down: drop the run's databases, write the JSON."""
+        """After session fixtures are torn down: drop the run's databases (the JSON report is
+        written by report.json_report)."""
         self.state.cleanup_problems += self.state.provisioner.close()
-        path = self.state.settings.report.value
-        if path and not self.state.is_worker:
-            from pytest_dbmatrix.report import json_report
-
-            json_report.write(self.state, path)
 
 
 class SecretScrubber:

@@ -244,6 +244,11 @@ class Options:
     html = Option(
         "--dbmatrix-html", "string", None, text,
         "write the matrix as a self-contained HTML page to PATH", metavar="PATH")
+    label = Option(
+        "--dbmatrix-label", "string", None, text,
+        "name of this run in its JSON report, for 'dbmatrix merge' (default: TOX_ENV_NAME, "
+        "else GITHUB_JOB with DBMATRIX_GITHUB_MATRIX values, else the host name)",
+        env="DBMATRIX_LABEL", metavar="LABEL")
 
     @classmethod
     def rows(cls) -> Iterator[Option[Any]]:

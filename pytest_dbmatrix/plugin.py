@@ -29,6 +29,7 @@ FEATURES = {
     "conformance": "pytest_dbmatrix.conformance.plugin",
     "alembic_ini": "pytest_dbmatrix.migrations.plugin",
     "html": "pytest_dbmatrix.report.html",
+    "report": "pytest_dbmatrix.report.json_report",
 }
 """Setting -> module with `plugin(state)`: registered only when the setting is on."""
 

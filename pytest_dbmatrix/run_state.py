@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ class MatrixState:
     watch_backend: Callable[[LiveBackend], None] = lambda backend: None
     """Follows a live backend's engine for leaked connections (connection_watch)."""
     """Backends a test could no longer connect to, with the message their later tests get."""
+    started: float = field(default_factory=time.time)
+    """When the run started (the JSON report's run.started)."""
 
     def fail_or_skip(self, message: str) -> None:
         """An unavailable backend: a skip, or an error under --dbmatrix-strict.

@@ -90,8 +90,12 @@ def test_junit_properties(mixed_run: pytest.RunResult, pytester: pytest.Pytester
     for case in tree.iter("testcase"):  # each item its own backend's properties, each once
         names = [p.get("name") for p in case.iter("property")]
         values = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert sorted(names) == ["dbmatrix_backend", "dbmatrix_dialect", "dbmatrix_provider",
-                                 "dbmatrix_server"], case.get("name")
+        expected = ["dbmatrix_backend", "dbmatrix_dialect", "dbmatrix_provider",
+                    "dbmatrix_server", "dbmatrix_test"]
+        if case.find("failure") is not None:  # the normalised error, for dbmatrix merge
+            expected.append("dbmatrix_error")
+        assert sorted(names) == sorted(expected), case.get("name")
+        assert values["dbmatrix_test"] == "test_app.py::" + case.get("name").split("[")[0]
         assert case.get("name").endswith(f"[{values['dbmatrix_backend']}]")
 
 

@@ -18,10 +18,10 @@ from pytest_dbmatrix.report import json_report
 from pytest_dbmatrix.run_state import MatrixState
 
 SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip",
-           "xfailed": "xfail", "xpassed": "XPASS"}
+           "xfailed": "xfail", "xpassed": "XPASS", "missing": "MISSING"}
 OUTCOMES = tuple(SYMBOLS)
-KNOWN_KEYS = {"schema", "plugin_version", "created", "backends", "totals", "tests",
-              "incompatibilities", "lost_backends"}
+KNOWN_KEYS = {"schema", "plugin_version", "created", "run", "backends", "totals", "tests",
+              "incompatibilities", "lost_backends", "merged_from", "baseline"}
 
 CSS = """
 :root{--pass:#c8e6c9;--fail:#ffcdd2;--skip:#eeeeee;--xfail:#fff3c4;--xpass:#ffd8a8;
@@ -54,6 +54,9 @@ td.cell a{color:inherit}
 .o-passed{background:var(--pass)}.o-failed,.o-error{background:var(--fail);color:#8b0000}
 .o-skipped{background:var(--skip)}.o-xfailed{background:var(--xfail)}
 .o-xpassed{background:var(--xpass)}.o-none{background:#fff;color:var(--muted)}
+.o-missing{background:repeating-linear-gradient(45deg,#fff,#fff 4px,#eee 4px,#eee 8px)}
+.group{font-size:.75rem;border-radius:4px;padding:1px 5px;margin-left:6px}
+.g-new{background:#c62828;color:#fff}.g-still{background:#eeeeee}.g-fixed{background:#c8e6c9}
 .v-ok{color:#1b5e20}.v-warn{color:#9a6700;font-weight:600}.v-block{color:#b00020;
 font-weight:700}.v-info{color:var(--muted)}
 details.inc{background:#fff;border:1px solid var(--line);border-left:4px solid #c62828;
@@ -234,10 +237,13 @@ def _incompatibilities(data: dict[str, Any], backends: list[str],
     for inc in data["incompatibilities"]:
         test = inc["test"]
         failures = "".join(_failure(b, f) for b, f in inc["failed_on"].items())
+        group = inc.get("baseline")
+        badge = (f"<span class='group g-{'new' if group == 'new' else 'still'}'>{_e(group)}"
+                 f"</span>" if group else "")
         items.append(
             f"<details class='inc' id='{anchors[test]}' data-test='{_e(test.lower())}'"
             f"{' open' if not items else ''}>"
-            f"<summary>{_e(test)} <span class='fails'>passes on "
+            f"<summary>{_e(test)}{badge} <span class='fails'>passes on "
             f"{_e(', '.join(inc['passed_on']))}; fails on "
             f"{_e(', '.join(inc['failed_on']))}</span></summary>{failures}"
             f"<h4>per backend</h4>{_values(results.get(test, {}), backends)}</details>")
@@ -252,6 +258,41 @@ def _lost(data: dict[str, Any]) -> str:
         f"{_e(lost['error'].get('line'))}; {lost['tests']} test(s) from there on could not run "
         f"on it (not counted as incompatibilities).</p>"
         for backend, lost in data.get("lost_backends", {}).items())
+
+
+def _baseline(data: dict[str, Any]) -> str:
+    """The baseline groups of a merge with --baseline: counts and the fixed ones."""
+    section = data.get("baseline")
+    if not section:
+        return ""
+    fixed = "".join(f"<li>{_e(i['test'])} <span class='muted'>(failed on "
+                    f"{_e(', '.join(i['failed_on']))})</span></li>" for i in section["fixed"])
+    return (f"<p id='baseline'>Against the baseline {_e(section['file'])}: "
+            f"<span class='group g-new'>{len(section['new'])} new</span>"
+            f"<span class='group g-still'>{len(section['still_present'])} still present</span>"
+            f"<span class='group g-fixed'>{len(section['fixed'])} fixed</span></p>"
+            + (f"<h3>Fixed</h3><ul class='fixed'>{fixed}</ul>" if fixed else ""))
+
+
+def _origin(data: dict[str, Any]) -> str:
+    """Who made the report: the run's label and end, or the reports a merge joined."""
+    run = data.get("run") or {}
+    text = ""
+    if run.get("label"):
+        text = f"; run {_e(run['label'])}, {_e(run.get('status'))}"
+        if run.get("reason"):
+            text += f" ({_e(run['reason'])})"
+    sources = data.get("merged_from")
+    if not sources:
+        return f"<div class='muted'>{text.lstrip('; ')}</div>" if text else ""
+    rows = "".join(
+        f"<tr><td>{_e(m['label'])}</td><td>{_e(m['file'])}</td><td>{_e(m['status'])}"
+        f"{': ' + _e(m['reason']) if m.get('reason') else ''}</td>"
+        f"<td>{_e(', '.join(m['columns']))}</td><td class='num'>{m['tests']}</td></tr>"
+        for m in sources)
+    return (f"<details><summary>merged from {len(sources)} reports</summary><table "
+            f"id='merged'><tr><th>label</th><th>file</th><th>status</th><th>columns</th>"
+            f"<th>tests</th></tr>{rows}</table></details>")
 
 
 def _sections(data: dict[str, Any]) -> str:
@@ -294,10 +335,10 @@ def render(data: dict[str, Any]) -> str:
         f"<div class='muted'>{len(data['tests'])} tests on {len(backends)} backends, "
         f"<a href='#incompatibilities'>{n_inc} incompatibilities</a>; created "
         f"{_e(data['created'])} by pytest-dbmatrix {_e(data['plugin_version'])}</div>"
-        f"{_summary(data, backends, spent)}</header>"
+        f"{_origin(data)}{_summary(data, backends, spent)}</header>"
         f"<h2>Matrix</h2>{_controls(backends)}{_matrix(data, backends, anchors)}"
         f"<h2 id='incompatibilities'>Incompatibilities ({n_inc})</h2>"
-        f"{_lost(data)}{_incompatibilities(data, backends, anchors)}"
+        f"{_baseline(data)}{_lost(data)}{_incompatibilities(data, backends, anchors)}"
         f"<h2>Backends</h2><div class='cards'>{cards}</div>"
         + (f"<h2>More</h2>{extra}" if extra else "")
         + f"<script>{JS}</script></body></html>\n"

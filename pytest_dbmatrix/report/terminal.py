@@ -10,11 +10,12 @@ from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix
 from pytest_dbmatrix.run_state import MatrixState
 
 SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip",
-           "xfailed": "xfail", "xpassed": "XPASS"}
+           "xfailed": "xfail", "xpassed": "XPASS", "missing": "MISSING"}
 AUTO_FULL_ROWS = 40
 MARKUP = {"passed": {"green": True}, "failed": {"red": True, "bold": True},
           "error": {"red": True, "bold": True}, "xpassed": {"yellow": True},
-          "skipped": {"yellow": True}, "xfailed": {"yellow": True}}
+          "skipped": {"yellow": True}, "xfailed": {"yellow": True},
+          "missing": {"yellow": True, "bold": True}}
 
 
 def _rows(matrix: ResultMatrix, mode: str) -> list[str]:
@@ -79,9 +80,10 @@ def _server_label(info: dict[str, Any]) -> str:
                      info.get("dialect_note"))
 
 
-def write_incompatibility(tr: Any, item: Incompatibility, dialects: dict[str, str]) -> None:
+def write_incompatibility(tr: Any, item: Incompatibility, dialects: dict[str, str],
+                          group: str | None = None) -> None:
     data = item.as_dict(dialects)
-    tr.write_line(f"{item.test}", bold=True)
+    tr.write_line(f"{item.test}" + (f" [{group}]" if group else ""), bold=True)
     tr.write_line(f"  passes on {', '.join(item.passed_on)}; "
                   f"fails on {', '.join(item.failed_on)}")
     for backend, failure in data["failed_on"].items():
@@ -97,6 +99,19 @@ def write_summary(tr: Any, state: MatrixState) -> None:
     mode = state.settings.summary.value
     if not matrix.tests or mode == "none":
         return
+    write_results(tr, matrix, mode)
+    for step in state.provisioner.steps:
+        tr.write_line(f"dbmatrix cleanup: {step}", yellow=True)
+    for problem in state.cleanup_problems:
+        tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)
+    for path in filter(None, (state.settings.report.value,)):
+        tr.write_line(f"dbmatrix JSON report: {path}")
+
+
+def write_results(tr: Any, matrix: ResultMatrix, mode: str,
+                  groups: dict[str, str] | None = None) -> None:
+    """Totals, matrix and incompatibilities: the same for a run and for `dbmatrix merge`.
+    `groups` maps a test to its baseline group (new, still present), shown beside it."""
     tr.write_sep("=", "dbmatrix")
     write_totals(tr, matrix)
     tr.write_line("")
@@ -105,7 +120,7 @@ def write_summary(tr: Any, state: MatrixState) -> None:
     tr.write_sep("-", f"dbmatrix incompatibilities: {len(found)}")
     dialects = matrix.dialects()
     for item in found:
-        write_incompatibility(tr, item, dialects)
+        write_incompatibility(tr, item, dialects, (groups or {}).get(item.test))
     failing_everywhere = [t for t, cells in matrix.tests.items()
                           if cells and all(c.outcome in FAILING for c in cells.values())]
     if failing_everywhere:
@@ -115,9 +130,3 @@ def write_summary(tr: Any, state: MatrixState) -> None:
         tr.write_line(f"dbmatrix: {backend} was lost mid-session at {lost['first']}: "
                       f"{lost['error']['line']}; {lost['tests']} test(s) from there on could not "
                       f"run on it (not counted as incompatibilities)", red=True)
-    for step in state.provisioner.steps:
-        tr.write_line(f"dbmatrix cleanup: {step}", yellow=True)
-    for problem in state.cleanup_problems:
-        tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)
-    for path in filter(None, (state.settings.report.value,)):
-        tr.write_line(f"dbmatrix JSON report: {path}")
