@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -646,6 +647,78 @@ def xdist_rows(bench: Bench) -> None:
                               "speed-up"))
 
 
+MERGE_REPORTS, MERGE_TESTS, MERGE_TARGET_SECONDS = 20, 5000, 3.0
+
+
+def _synthetic_matrix(backends: list[str], tests: int) -> Any:
+    """A matrix of `tests` rows on `backends`; 1% of the tests fail on every other backend,
+    with a normalised error that has a hint (the hazard catalogue is searched for each)."""
+    from pytest_dbmatrix.results import Cell, ResultMatrix
+
+    error = {"exception": "CompileError", "message": "(in table 'users', column 'name'): "
+             "VARCHAR requires a length on dialect mysql", "dbapi_error": None, "code": None,
+             "sql": None, "line": "CompileError: VARCHAR requires a length on dialect mysql"}
+    matrix = ResultMatrix(backends={b: {"name": b, "status": "ok", "dialect": "mysql",
+                                        "server": "MariaDB 10.11.19"} for b in backends})
+    for n in range(tests):
+        row = matrix.tests[f"tests/test_app_{n // 100}.py::test_case_{n}"] = {}
+        for i, backend in enumerate(backends):
+            failing = n % 100 == 0 and i % 2
+            row[backend] = Cell("failed" if failing else "passed", 0.004,
+                                error if failing else None)
+    return matrix
+
+
+def merge_rows(bench: Bench) -> None:
+    """`dbmatrix merge` of 20 one-backend reports of 5,000 tests each (read, join, classify,
+    JSON out), beside one single-run JSON write of the same 100,000-cell matrix."""
+    import contextlib
+    import io
+
+    from pytest_dbmatrix.report import identity, json_report
+    from pytest_dbmatrix.report.merge import add_arguments, run_merge
+
+    backends = [f"backend{n:02}" for n in range(MERGE_REPORTS)]
+    folder = bench.root / "merge"
+    folder.mkdir(exist_ok=True)
+    run = identity.run_block(("single", "bench"), identity.now(), identity.now(), "finished")
+    for backend in backends:
+        job = _synthetic_matrix([backend], MERGE_TESTS)
+        json_report.write_data(json_report.data_of(job, dict(run, label=backend)),
+                               folder / f"{backend}.json")
+    whole = _synthetic_matrix(backends, MERGE_TESTS)
+
+    def write_single() -> None:
+        json_report.write_data(json_report.data_of(whole, run), bench.root / "single.json")
+
+    parser = argparse.ArgumentParser()
+    add_arguments("merge", parser)
+    args = parser.parse_args([str(folder / "*.json"), "--json", str(bench.root / "m.json"),
+                              "--fail-on", "never"])
+
+    def merge() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert run_merge(args) == 0
+
+    write_s = min(_timed(write_single) for _ in range(bench.repeat))
+    merge_s = min(_timed(merge) for _ in range(bench.repeat))
+    cells = MERGE_REPORTS * MERGE_TESTS
+    group = f"dbmatrix merge, {MERGE_REPORTS} reports x {MERGE_TESTS:,} tests (in process)"
+    bench.rows.append(Row(group, f"one single-run JSON write, {cells:,} cells", "-", write_s,
+                          None, "1.00x", "the baseline"))
+    bench.rows.append(Row(group, f"merge {MERGE_REPORTS} reports: read, join, JSON out", "-",
+                          merge_s, None, f"{merge_s / write_s:.2f}x"))
+    bench.checks.append((f"merge of {MERGE_REPORTS} reports of {MERGE_TESTS:,} tests under "
+                         f"{MERGE_TARGET_SECONDS:.0f} s ({merge_s:.2f} s)",
+                         merge_s < MERGE_TARGET_SECONDS))
+
+
+def _timed(call: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
 def render(bench: Bench) -> str:
     lines = []
     group = None
@@ -673,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instructions", action="store_true",
                         help="also count the overhead group's instructions under valgrind's "
                              "callgrind: deterministic where wall time is noisy (minutes)")
-    parser.add_argument("--only", choices=("isolation", "startup", "overhead", "xdist"),
+    parser.add_argument("--only", choices=("isolation", "startup", "overhead", "xdist", "merge"),
                         action="append", help="run only these groups (repeatable)")
     args = parser.parse_args(argv)
     count = args.tests or (100 if args.quick else 300)
@@ -686,6 +759,7 @@ def main(argv: list[str] | None = None) -> int:
         groups: dict[str, Callable[[Bench], None]] = {
             "isolation": all_isolation_rows,
             "startup": startup_rows, "overhead": overhead_rows, "xdist": xdist_rows,
+            "merge": merge_rows,
         }
         for name, run in groups.items():
             if not args.only or name in args.only:

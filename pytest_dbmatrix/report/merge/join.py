@@ -28,15 +28,21 @@ def join(inputs: list[Input]) -> Joined:
     for n, source in enumerate(inputs):
         for backend, info in source.matrix.backends.items():
             matrix.backends.setdefault(columns[n, backend], dict(info, report=source.label))
+        mine = {backend: columns[n, backend] for backend in _backends(source)}
+        twice: dict[str, int] = {}
         for test, cells in source.matrix.tests.items():
-            row = matrix.tests.setdefault(test, {})
+            row = matrix.tests.get(test)
+            if row is None:
+                row = matrix.tests[test] = {}
             for backend, cell in cells.items():
-                column = columns[n, backend]
+                column = mine[backend]
                 if column in row:
-                    warnings.append(f"{test} on {column} is in more than one report; kept the "
-                                    f"one of {_owner(inputs, columns, column, n)}")
-                    continue
-                row[column] = cell
+                    twice[column] = twice.get(column, 0) + 1
+                else:
+                    row[column] = cell
+        warnings += [f"{source.path}: {count} test(s) on {column} are also in "
+                     f"{_owner(inputs, columns, column, n)}; kept the first"
+                     for column, count in twice.items()]
     for n, source in enumerate(inputs):
         if source.partial:
             warnings.append(_mark_missing(matrix, source, n, columns))
