@@ -72,8 +72,27 @@ HAZARDS: tuple[Hazard, ...] = (
        "drop the ENUM type in downgrade (sa.Enum(...).drop(op.get_bind()))"),
     _h("mssql-odbc18-tls", "mssql", r"certificate verify failed",
        "add TrustServerCertificate=yes to the URL"),
+    # Async drivers, measured with SQLAlchemy 2.1 on PostgreSQL 15 (psycopg2 2.9, psycopg
+    # 3.3, asyncpg 0.32), MariaDB 10.11 (aiomysql) and SQLite (aiosqlite).
     _h("async-driver", "sqlite postgresql mysql mariadb mssql",
-       r"requires an async driver", "use asyncpg, aiomysql, aiosqlite or aioodbc"),
+       r"requires an async driver",
+       "create_async_engine needs an async driver in the URL: postgresql+asyncpg or "
+       "postgresql+psycopg, mysql+aiomysql or +asyncmy, sqlite+aiosqlite, mssql+aioodbc (the "
+       "db_async_* fixtures map the backend's URL for you)"),
+    _h("missing-greenlet", "sqlite postgresql mysql mariadb mssql",
+       r"MissingGreenlet|greenlet_spawn has not been called",
+       "an attribute lazy-loaded inside async code (a relationship, an expired column): load "
+       "it in the query with selectinload()/joinedload(), or give the Base AsyncAttrs and "
+       "await obj.awaitable_attrs.name; expire_on_commit=False keeps columns loaded"),
+    _h("asyncpg-aware-datetime", "postgresql",
+       r"can't subtract offset-naive and offset-aware datetimes",
+       "asyncpg refuses an aware datetime for a timestamp WITHOUT time zone column (psycopg2 "
+       "and psycopg 3 accept it): declare DateTime(timezone=True), or write naive UTC"),
+    _h("server-side-binding", "postgresql",
+       r"is of type [\w ]+ but expression is of type character varying",
+       "psycopg 3 and asyncpg send typed parameters: a str for an integer or numeric column is "
+       "refused where psycopg2 (client-side interpolation) accepted it; pass int or Decimal, "
+       "or CAST in the SQL"),
     _h("enum-lookup", "sqlite mssql", r"is not among the defined enum values|LookupError",
        "Enum(..., native_enum=False, create_constraint=True) so every backend rejects "
        "unknown values"),

@@ -255,3 +255,56 @@ def test_family_without_the_driver_refuses_it() -> None:
 
     with pytest.raises(ValueError, match="sqlite has no async driver 'asyncpg'"):
         FAMILIES["sqlite"].async_url(sa.make_url("sqlite://"), "asyncpg")
+
+
+@pytest.mark.parametrize(("message", "dialect", "hazard"), [
+    ("sqlalchemy.exc.InvalidRequestError: The asyncio extension requires an async driver to "
+     "be used. The loaded 'psycopg2' is not async.", "postgresql", "async-driver"),
+    ("sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call await_() "
+     "here. Was IO attempted in an unexpected place?", "postgresql", "missing-greenlet"),
+    ("(sqlalchemy.dialects.postgresql.asyncpg.Error) invalid input for query argument $1: "
+     "datetime.datetime(2024, 1, 1, 12, 0, tzi... (can't subtract offset-naive and "
+     "offset-aware datetimes)", "postgresql", "asyncpg-aware-datetime"),
+    ('(psycopg.errors.DatatypeMismatch) column "i" is of type integer but expression is of '
+     "type character varying", "postgresql", "server-side-binding"),
+    ("(sqlalchemy.dialects.postgresql.asyncpg.ProgrammingError) column \"n\" is of type "
+     "numeric but expression is of type character varying", "postgresql",
+     "server-side-binding"),
+])
+def test_driver_hazards_match_the_measured_errors(message: str, dialect: str,
+                                                  hazard: str) -> None:
+    """The texts are those measured on this machine's servers (see catalogue.py)."""
+    from pytest_dbmatrix.catalogue import find_hazard
+
+    found = find_hazard(message, dialect)
+    assert found is not None
+    assert found.id == hazard
+
+
+def test_driver_difference_is_an_incompatibility_with_its_fix(
+        project: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    """An aware datetime into a timestamp column: asyncpg refuses it, psycopg 3 accepts it."""
+    _ini(project, "strict")
+    project.makepyfile("""
+        import datetime as dt
+        import pytest
+        import sqlalchemy as sa
+
+        @pytest.mark.asyncio
+        async def test_aware_into_timestamp(db_async_connection):
+            table = sa.Table("ev", sa.MetaData(), sa.Column("at", sa.DateTime),
+                             prefixes=["TEMPORARY"])
+            await db_async_connection.run_sync(table.create)
+            aware = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+            await db_async_connection.execute(sa.insert(table).values(at=aware))
+    """)
+    result = project.runpytest("--dbmatrix=sqlite,postgresql", "--dbmatrix-strict")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*passes on sqlite; fails on postgresql*",
+        "*can't subtract offset-naive and offset-aware datetimes*",
+        "*fix (asyncpg-aware-datetime): asyncpg refuses an aware datetime*",
+    ])
+    result = project.runpytest("--dbmatrix=sqlite,postgresql", "--dbmatrix-strict",
+                               "--dbmatrix-async-driver", "postgresql=psycopg")
+    result.assert_outcomes(passed=2)
