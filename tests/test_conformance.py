@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from pytest_dbmatrix.findings import Finding
 from tests.conftest import LIVE
@@ -183,7 +184,6 @@ def test_worker_opens_the_sqlite_file_as_the_run_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, journal: str
 ) -> None:
     """The child that runs scenarios follows --dbmatrix-sqlite-durable like the run's engine."""
-    import sqlalchemy as sa
 
     from pytest_dbmatrix.backends.sqlite import SQLiteBackend
     from pytest_dbmatrix.conformance import worker
@@ -205,3 +205,23 @@ def test_worker_opens_the_sqlite_file_as_the_run_does(
                      f"sqlite:///{tmp_path / 'run.db'}", "sqlite", "sqlite", 5.0, (), durable)
     assert worker.run(job) == {}
     assert seen == [journal]
+
+
+def test_cascade_conflicts_are_cycles_and_multiple_paths_computed_once_per_plan() -> None:
+    from pytest_dbmatrix.conformance.schema import SchemaPlan
+    from pytest_dbmatrix.conformance.static import cascade_conflicts
+
+    metadata = sa.MetaData()
+    sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("a_id", sa.ForeignKey("a.id", ondelete="CASCADE")))
+    sa.Table("c", metadata, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("a_id", sa.ForeignKey("a.id", ondelete="CASCADE")),
+             sa.Column("b_id", sa.ForeignKey("b.id", ondelete="CASCADE")),
+             sa.Column("other", sa.ForeignKey("b.id")))  # no cascade: no conflict
+    plan = SchemaPlan.of(metadata)
+    found = cascade_conflicts(plan)
+    assert list(found) == ["c"]
+    assert [problem for _, problem in found["c"]] == ["multiple cascade paths from a"]
+    assert cascade_conflicts(plan) is found
+    assert cascade_conflicts(SchemaPlan.of(sa.MetaData())) == {}

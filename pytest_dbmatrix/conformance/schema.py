@@ -19,6 +19,8 @@ class SchemaPlan:
     order: list[sa.Table] = field(default_factory=list)
     inline: dict[str, list[sa.ForeignKeyConstraint]] = field(default_factory=dict)
     cycle: list[sa.ForeignKeyConstraint] = field(default_factory=list)
+    cascade_conflicts: dict[str, list[tuple[sa.ForeignKeyConstraint, str]]] | None = None
+    """Computed once per plan by `static.cascade_conflicts`."""
 
     @classmethod
     def of(cls, metadata: sa.MetaData) -> SchemaPlan:

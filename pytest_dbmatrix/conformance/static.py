@@ -229,15 +229,11 @@ def _compile_category(exc: sa_exc.CompileError) -> str:
     return "unrenderable-type"
 
 
-_CONFLICTS: dict[int, dict[str, list[tuple[sa.ForeignKeyConstraint, str]]]] = {}
-
-
 def cascade_conflicts(plan: SchemaPlan) -> dict[str, list[tuple[sa.ForeignKeyConstraint, str]]]:
     """Cascading FKs SQL Server refuses, per child table: cycles and multiple cascade paths,
     in creation order (each accepted edge joins the graph the next ones are checked against)."""
-    cached = _CONFLICTS.get(id(plan))
-    if cached is not None:
-        return cached
+    if plan.cascade_conflicts is not None:
+        return plan.cascade_conflicts
     reaches: dict[str, set[str]] = {}  # table -> tables with a cascade path to it
     conflicts: dict[str, list[tuple[sa.ForeignKeyConstraint, str]]] = {}
     fks = [fk for table in plan.order for fk in foreign_keys(table)]
@@ -258,5 +254,5 @@ def cascade_conflicts(plan: SchemaPlan) -> dict[str, list[tuple[sa.ForeignKeyCon
             reaches[child] = reaches.get(child, set()) | above_parent
             continue
         conflicts.setdefault(child, []).append((fk, problem))
-    _CONFLICTS[id(plan)] = conflicts
+    plan.cascade_conflicts = conflicts
     return conflicts
