@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -348,7 +349,12 @@ class Provisioner:
         return normalise(exc, self.settings.secrets).line
 
     def close(self) -> list[str]:
-        """Dispose engines, drop the run's databases, stop started servers; report failures."""
+        """Dispose engines, drop the run's databases, stop started servers; report failures.
+
+        Then collect garbage: the connections a test leaked, whose sessions were just ended,
+        are finalised here and not inside whatever runs next (on Python 3.11 a finalizer that
+        runs during compile() makes the next import fail with "SystemError: AST constructor
+        recursion depth mismatch")."""
         problems = []
         for what, cleanup in reversed(self._cleanups):
             try:
@@ -356,4 +362,5 @@ class Provisioner:
             except Exception as exc:
                 problems.append(f"{what}: {self._line(exc)}")
         self._cleanups.clear()
+        gc.collect()  # see below
         return problems
