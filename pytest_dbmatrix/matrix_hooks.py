@@ -11,27 +11,7 @@ from pytest_dbmatrix.options import MARKER
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.redact import scrub
 from pytest_dbmatrix.report import header, terminal
-from pytest_dbmatrix.run_state import BACKEND_PARAM, MatrixState
-
-
-def backend_of(item: pytest.Item) -> str | None:
-    """The backend an item runs on: its parameter, or what a generated item put in its stash."""
-    if BACKEND in item.stash:
-        return item.stash[BACKEND]
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get(BACKEND_PARAM) if callspec else None
-
-
-def test_key(item: pytest.Item, backend: str) -> str:
-    """The node id without the backend part: the row of the matrix."""
-    nodeid = item.nodeid
-    if "[" not in nodeid:
-        return nodeid
-    base, ids = nodeid[: nodeid.rindex("[")], nodeid[nodeid.rindex("[") + 1 : -1]
-    parts = ids.split("-")
-    if backend in parts:
-        parts.remove(backend)
-    return f"{base}[{'-'.join(parts)}]" if parts else base
+from pytest_dbmatrix.run_state import BACKEND_PARAM, KEY, MatrixState, backend_of, test_key
 
 
 def _user_parametrized(metafunc: pytest.Metafunc) -> bool:
@@ -229,9 +209,3 @@ class SecretScrubber:
         if any(s in text for s in self.secrets):
             report.longrepr = scrub(text, self.secrets)
         return report
-
-
-KEY = pytest.StashKey[str]()
-"""The matrix row of a generated item; a parametrized item's row is `test_key` of its id."""
-BACKEND = pytest.StashKey[str]()
-"""The backend of a generated (non-parametrized) item."""

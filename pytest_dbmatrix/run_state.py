@@ -18,6 +18,30 @@ if TYPE_CHECKING:
     from pytest_dbmatrix.provision import LiveBackend
 
 BACKEND_PARAM = "dbmatrix_backend"
+KEY = pytest.StashKey[str]()
+"""The matrix row of a generated item; a parametrized item's row is `test_key` of its id."""
+BACKEND = pytest.StashKey[str]()
+"""The backend of a generated (non-parametrized) item."""
+
+
+def backend_of(item: pytest.Item) -> str | None:
+    """The backend an item runs on: its parameter, or what a generated item put in its stash."""
+    if BACKEND in item.stash:
+        return item.stash[BACKEND]
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(BACKEND_PARAM) if callspec else None
+
+
+def test_key(item: pytest.Item, backend: str) -> str:
+    """The node id without the backend part: the row of the matrix."""
+    nodeid = item.nodeid
+    if "[" not in nodeid:
+        return nodeid
+    base, ids = nodeid[: nodeid.rindex("[")], nodeid[nodeid.rindex("[") + 1 : -1]
+    parts = ids.split("-")
+    if backend in parts:
+        parts.remove(backend)
+    return f"{base}[{'-'.join(parts)}]" if parts else base
 
 
 @dataclass

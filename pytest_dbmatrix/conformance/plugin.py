@@ -24,8 +24,7 @@ from pytest_dbmatrix.conformance.schema import SchemaPlan
 from pytest_dbmatrix.conformance.static import check_table, static_families
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.fixtures import load_metadata
-from pytest_dbmatrix.matrix_hooks import BACKEND, KEY
-from pytest_dbmatrix.run_state import MatrixState
+from pytest_dbmatrix.run_state import BACKEND, KEY, MatrixState
 
 LIVE_TIERS = ("create", "roundtrip", "constraints")
 

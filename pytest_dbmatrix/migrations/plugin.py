@@ -10,7 +10,6 @@ import pytest
 from alembic.config import Config
 
 from pytest_dbmatrix import findings
-from pytest_dbmatrix.matrix_hooks import BACKEND, KEY
 from pytest_dbmatrix.migrations import baseline
 from pytest_dbmatrix.migrations.checks import CHECKS, OFFLINE_ONLY, CheckRun
 from pytest_dbmatrix.migrations.context import BackendMigrations
@@ -18,7 +17,7 @@ from pytest_dbmatrix.migrations.database import MigrationDatabase
 from pytest_dbmatrix.migrations.history import History, HistoryError
 from pytest_dbmatrix.migrations.items import MigrationItem, collector, make_item
 from pytest_dbmatrix.providers import BackendUnavailable
-from pytest_dbmatrix.run_state import MatrixState
+from pytest_dbmatrix.run_state import BACKEND, KEY, MatrixState
 
 PLUGIN_NAME = "dbmatrix-alembic_ini"
 SQL_DIR = "alembic-sql"

@@ -22,7 +22,7 @@ from pytest_dbmatrix import __version__
 from pytest_dbmatrix.redact import scrub
 from pytest_dbmatrix.report import identity
 from pytest_dbmatrix.results import ResultMatrix
-from pytest_dbmatrix.run_state import MatrixState
+from pytest_dbmatrix.run_state import KEY, MatrixState, backend_of, test_key
 
 SCHEMA = "pytest-dbmatrix/report/1"
 REFRESH_SECONDS = 10.0
@@ -68,8 +68,6 @@ def build(state: MatrixState, status: tuple[str, str | None] = ("finished", None
 def _not_run(state: MatrixState, session: pytest.Session | None) -> dict[str, list[str]] | None:
     """backend -> collected tests with no result yet; None when this process did not collect
     (the xdist controller)."""
-    from pytest_dbmatrix.matrix_hooks import KEY, backend_of, test_key
-
     items = session.items if session is not None else []
     if not items:
         return None
