@@ -69,9 +69,9 @@ class DDLWatch:
 
 def _drop_leaked_tables(backend: LiveBackend, leaked: set[str]) -> None:
     """Drop tables a test created on a non-transactional-DDL backend, and say so."""
-    with backend.engine.begin() as conn, backend.family.foreign_keys_unchecked(conn):
-        for table in sorted(leaked):
-            conn.execute(sa.schema.DropTable(sa.Table(table, sa.MetaData())))
+    with backend.engine.begin() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        backend.family.drop_tables(conn, [quote(table) for table in sorted(leaked)])
     names = ", ".join(sorted(leaked))
     warnings.warn(DDLLeakWarning(
         f"dbmatrix: on {backend.name} ({backend.dialect}) DDL commits implicitly: tables {names} "

@@ -10,8 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -243,11 +242,6 @@ class Backend:
     def raw_table_names(self, dbapi_connection: Any) -> set[str]:
         """Tables of the current database through a DBAPI cursor (usable inside events)."""
         raise NotImplementedError
-
-    @contextmanager
-    def foreign_keys_unchecked(self, conn: Connection) -> Iterator[None]:
-        """Drop tables in any order inside this block; most families need nothing for it."""
-        yield
 
     def create_database(self, conn: Connection, name: str) -> None:
         raise NotImplementedError

@@ -100,7 +100,8 @@ class MySQLBackend(Backend):
             cursor.close()
 
     @contextmanager
-    def foreign_keys_unchecked(self, conn: Connection) -> Iterator[None]:
+    def _foreign_keys_unchecked(self, conn: Connection) -> Iterator[None]:
+        """Drop tables in any order inside this block."""
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
         yield
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
@@ -119,9 +120,8 @@ class MySQLBackend(Backend):
 
     def drop_tables(self, conn: Connection, names: Sequence[str]) -> None:
         """One statement with foreign key checks off: each DDL statement commits and is slow."""
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+        with self._foreign_keys_unchecked(conn):
+            conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
 
     statement_timeout_setting = "max_statement_time (MariaDB) / MAX_EXECUTION_TIME (MySQL)"
     STATEMENT_TIMEOUT_CODES = frozenset({1969, 3024})
