@@ -23,6 +23,9 @@ from pytest_dbmatrix.findings import Finding
 
 LOB_TYPES = (sa.Text, sa.LargeBinary, sa.JSON, sa.PickleType)
 COMPILE_CATEGORIES = ("varchar-length", "array", "identifier-length")
+UNRENDERABLE = (sa_exc.CompileError, sa_exc.ArgumentError)
+"""What a dialect raises for a type it cannot render: ArgumentError from Oracle for a
+Float(precision=...) without binary_precision."""
 
 
 @cache
@@ -80,7 +83,7 @@ class Static:
                 continue
             try:
                 self.dialect.type_compiler_instance.process(column.type, type_expression=column)
-            except sa_exc.CompileError as exc:
+            except UNRENDERABLE as exc:
                 self.broken_columns.add(column.name)
                 self.add(_compile_category(exc), column.name,
                          f"{column.type!r} cannot be rendered: {clean(str(exc))}")
@@ -90,7 +93,7 @@ class Static:
         for element in [*elements, *map(CreateIndex, self.table.indexes)]:
             try:
                 str(element.compile(dialect=self.dialect))
-            except sa_exc.CompileError as exc:
+            except UNRENDERABLE as exc:
                 self.add(_compile_category(exc), None, f"DDL cannot be compiled: "
                          f"{clean(str(exc))}")
 
@@ -161,7 +164,7 @@ class Static:
     def _rendered(self, column: sa.Column[object]) -> str:
         try:
             return str(self.dialect.type_compiler_instance.process(column.type))
-        except sa_exc.CompileError:
+        except UNRENDERABLE:
             return repr(column.type)
 
     def _bytes(self, column: sa.Column[object]) -> int:
@@ -220,7 +223,7 @@ def _unbounded_string(column: sa.Column[object]) -> bool:
             and not getattr(kind, "length", None))
 
 
-def _compile_category(exc: sa_exc.CompileError) -> str:
+def _compile_category(exc: sa_exc.SQLAlchemyError) -> str:
     if isinstance(exc, sa_exc.IdentifierError):
         return "identifier-length"
     hazard = find_hazard(str(exc))
