@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pytest_dbmatrix import findings
 from pytest_dbmatrix.options import MARKER
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.redact import scrub
@@ -108,6 +109,7 @@ class MatrixSession:
             from pytest_dbmatrix.errors import normalise
 
             error = normalise(excinfo.value, self.state.settings.secrets).as_dict()
+            error |= findings.error_fields(excinfo.value)
             if call.when == "setup" and row[0] in self.state.lost_backends:
                 error["lost"] = True  # the server, not the test: no incompatibility
             self._errors[item.nodeid, call.when] = error
@@ -172,6 +174,8 @@ class MatrixSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Record the report in the matrix; on an xdist worker, give it the data to carry
         to the controller instead (before xdist sends it)."""
+        if not self.state.is_worker:
+            self.state.findings.add(findings.received(report))
         data = getattr(report, "dbmatrix", None) or self._report_data(report)
         if data is None:
             return

@@ -13,7 +13,9 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar, overload
 
 import pytest
 
+from pytest_dbmatrix import triage
 from pytest_dbmatrix.backends import KNOWN
+from pytest_dbmatrix.catalogue import SEVERITIES, Severity
 from pytest_dbmatrix.redact import scrub
 
 T = TypeVar("T")
@@ -65,6 +67,22 @@ def error_or_warn(value: Any) -> str:
     if word not in ("error", "warn"):
         raise ValueError(f"{value!r} is not error or warn")
     return word
+
+
+def severity(value: Any) -> Severity:
+    word = str(value).strip().lower()
+    for level in SEVERITIES:
+        if word == level:
+            return level
+    raise ValueError(f"{value!r} is not one of {', '.join(SEVERITIES)}")
+
+
+def acceptance_lines(entries: Any) -> tuple[triage.Acceptance, ...]:
+    """HAZARD:WHERE[:BACKENDS] [# reason] lines given as (line, source)."""
+    try:
+        return triage.parse_lines(entries)
+    except triage.AcceptanceError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def text(value: Any) -> str | None:
@@ -241,6 +259,24 @@ class Options:
         "a connection a test took from the plugin's engines and did not return: error "
         "(default) of that test, or warn; either way the plugin closes it",
         choices=("error", "warn"), metavar="error|warn")
+    fail_on = Option(
+        "--dbmatrix-fail-on", "string", severity("error"), severity,
+        "the lowest severity of a finding that fails its test: error (default; warnings are "
+        "reported, not failed) or warning", choices=("error", "warning"),
+        env="DBMATRIX_FAIL_ON", metavar="error|warning")
+    accept = Option(
+        "--dbmatrix-accept", "linelist", acceptance_lines([]), acceptance_lines,
+        "accept a known finding, HAZARD:WHERE[:BACKENDS] [# reason], e.g. "
+        "'float-precision:*:mysql' (repeatable; ini dbmatrix_accept, one per line): reported "
+        "as accepted, not failed", metavar="LINE")
+    accept_file = Option(
+        "--dbmatrix-accept-file", "string", None, text,
+        "file of acceptance lines, as 'dbmatrix accept REPORT.json > FILE' writes them",
+        env="DBMATRIX_ACCEPT_FILE", metavar="PATH")
+    details = Option(
+        "--dbmatrix-details", "bool", False, boolean,
+        "print the generated checks' full failure sections and matrix rows (also with -v); "
+        "by default each failed check is one line and its findings are in the digest")
     html = Option(
         "--dbmatrix-html", "string", None, text,
         "write the matrix as a self-contained HTML page to PATH", metavar="PATH")

@@ -20,8 +20,9 @@ from pytest_dbmatrix.migrations.fixtures import (  # noqa: F401 - fixtures for m
 from pytest_dbmatrix.options import MARKER_SPEC, add_options
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.report.header import settings_lines
+from pytest_dbmatrix.report.terminal import FailureVolume
 from pytest_dbmatrix.run_identity import RunIdentity
-from pytest_dbmatrix.run_state import STATE, MatrixState, get_state
+from pytest_dbmatrix.run_state import STATE, MatrixState, get_state, triage_from
 from pytest_dbmatrix.settings import resolve
 from pytest_dbmatrix.xdist import XdistHooks, run_identity
 
@@ -43,9 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = resolve(config)
     run = run_identity(config) or RunIdentity.new()
     provisioner = Provisioner(settings, run, lambda: _tmp_dir(config))
-    state = MatrixState(settings, run, provisioner, is_worker=hasattr(config, "workerinput"))
+    state = MatrixState(settings, run, provisioner, is_worker=hasattr(config, "workerinput"),
+                        triage=triage_from(settings))
     config.stash[STATE] = state
     config.pluginmanager.register(MatrixSession(state), "dbmatrix-session")
+    config.pluginmanager.register(FailureVolume(state), "dbmatrix-failure-volume")
     config.pluginmanager.register(matrix_fixtures(state), "dbmatrix-fixtures")
     config.pluginmanager.register(async_matrix_plugin(state), "dbmatrix-async-fixtures")
     watch = ConnectionWatch(state)

@@ -8,6 +8,12 @@ from typing import Any, NamedTuple
 import pytest
 
 FAILING = frozenset({"failed", "error"})
+GENERATED = ("conformance::", "migrations::")
+"""Matrix rows of the generated checks (conformance suite, migration checks)."""
+
+
+def is_generated(test: str) -> bool:
+    return test.startswith(GENERATED)
 
 
 @dataclass(slots=True)
@@ -35,18 +41,19 @@ class Incompatibility(NamedTuple):
     failed_on: dict[str, Cell]
 
     def as_dict(self, dialects: dict[str, str]) -> dict[str, Any]:
-        from pytest_dbmatrix.catalogue import find_hazard  # only when results differ
+        from pytest_dbmatrix.catalogue import entry, find_hazard  # only when results differ
 
         failures = {}
         for backend, cell in self.failed_on.items():
             error = cell.error or {}
-            hazard = find_hazard(error.get("message", "") + " " + error.get("line", ""),
-                                 dialects.get(backend))
+            hazard = entry(error["hazard"]) if error.get("hazard") else find_hazard(
+                error.get("message", "") + " " + error.get("line", ""), dialects.get(backend))
             failures[backend] = {
                 "dialect": dialects.get(backend),
                 "outcome": cell.outcome,
                 "error": cell.error,
                 "hazard": hazard.id if hazard else None,
+                "severity": hazard.severity if hazard else None,
                 "hint": hazard.hint if hazard else None,
             }
         return {"test": self.test, "passed_on": list(self.passed_on), "failed_on": failures}

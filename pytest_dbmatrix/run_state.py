@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_dbmatrix import triage as triage_
+from pytest_dbmatrix.findings import FindingLog
 from pytest_dbmatrix.provision import Provisioner
 from pytest_dbmatrix.results import ResultMatrix
 from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.settings import Settings
+from pytest_dbmatrix.triage import Triage
 
 if TYPE_CHECKING:
     from pytest_dbmatrix.provision import LiveBackend
@@ -59,6 +62,10 @@ class MatrixState:
     """Backends a test could no longer connect to, with the message their later tests get."""
     started: float = field(default_factory=time.time)
     """When the run started (the JSON report's run.started)."""
+    triage: Triage = field(default_factory=Triage)
+    """Which findings fail their test (--dbmatrix-fail-on, the accepted findings)."""
+    findings: FindingLog = field(default_factory=FindingLog)
+    """Every finding of the generated checks the controller received, with its status."""
 
     def fail_or_skip(self, message: str) -> None:
         """An unavailable backend: a skip, or an error under --dbmatrix-strict.
@@ -72,6 +79,18 @@ class MatrixState:
 
 
 STATE = pytest.StashKey[MatrixState]()
+
+
+def triage_from(settings: Settings) -> Triage:
+    """--dbmatrix-fail-on and the acceptances of the ini, the option and the file."""
+    accepted = settings.accept.value
+    path = settings.accept_file.value
+    if path:
+        try:
+            accepted += triage_.parse_lines(triage_.read_file(path))
+        except triage_.AcceptanceError as exc:
+            raise pytest.UsageError(f"{exc} (from {settings.accept_file.source})") from None
+    return Triage(settings.fail_on.value, tuple(dict.fromkeys(accepted)))
 
 
 def get_state(config: pytest.Config) -> MatrixState:

@@ -46,7 +46,8 @@ def test_the_failure_lists_findings_then_each_fix_once_then_context() -> None:
     twice = Finding("data-loss", "data_preserved", "mysql", "1 row lost", "mysql", "users", "name",
                     "r07")
     text = FindingsFailure([LOSS, twice], [("revision", "r07 add email")]).render().splitlines()
-    assert text[:2] == [LOSS.line(), twice.line()]
+    assert text[:2] == [LOSS.labelled(), twice.labelled()]
+    assert text[0] == f"error {LOSS.line()}"
     assert text[2] == f"fix (data-loss): {LOSS.hint}"
     assert text[3:] == ["--- revision ---", "r07 add email"]
     assert isinstance(FindingsFailure([LOSS]), AssertionError)

@@ -19,7 +19,6 @@ from pytest_dbmatrix.conformance.items import (
     make_item,
 )
 from pytest_dbmatrix.conformance.prefetch import Check, Prefetch
-from pytest_dbmatrix.conformance.report import write_summary
 from pytest_dbmatrix.conformance.schema import SchemaPlan
 from pytest_dbmatrix.conformance.static import check_table, static_families
 from pytest_dbmatrix.errors import normalise
@@ -27,6 +26,8 @@ from pytest_dbmatrix.fixtures import load_metadata
 from pytest_dbmatrix.run_state import BACKEND, KEY, MatrixState
 
 LIVE_TIERS = ("create", "roundtrip", "constraints")
+FINDING_CHECKS = ("static", "live", "constraint", "differential")
+"""The `check` of the suite's findings (the tier that found them: the live tiers share two)."""
 
 
 def plugin(state: MatrixState) -> ConformancePlugin:
@@ -38,7 +39,6 @@ class ConformancePlugin:
 
     def __init__(self, state: MatrixState) -> None:
         self.state = state
-        self.log = findings.FindingLog()
         self.plan: SchemaPlan | None = None
         self.runner: Runner | None = None
         self.prefetch = Prefetch()
@@ -184,13 +184,9 @@ class ConformancePlugin:
                               "status": "compile-only"}
         excinfo = call.excinfo
         if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
-            data["error"] = normalise(excinfo.value, self.state.settings.secrets).as_dict()
+            data["error"] = (normalise(excinfo.value, self.state.settings.secrets).as_dict()
+                             | findings.error_fields(excinfo.value))
         return data
-
-    @pytest.hookimpl
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.state.is_worker:
-            self.log.add(findings.received(report))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
@@ -199,13 +195,6 @@ class ConformancePlugin:
         if self.runner is not None:
             self.state.cleanup_problems += self.runner.close()
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
-        if config.option.collectonly or self.state.is_worker:
-            return
-        if self.state.settings.summary.value != "none":
-            write_summary(terminalreporter, self.log)
-
     def report_section(self) -> dict[str, Any]:
         assert self.plan is not None
         return {
@@ -213,7 +202,7 @@ class ConformancePlugin:
             "tables": [t.name for t in self.plan.order],
             "static_dialects": [family.kind for family in static_families()],
             "live_backends": list(self.state.settings.backends.value),
-            **self.log.as_json(),
+            **self.state.findings.as_json(lambda f: f.check in FINDING_CHECKS),
         }
 
 

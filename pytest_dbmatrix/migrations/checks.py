@@ -21,6 +21,7 @@ from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken,
 from pytest_dbmatrix.migrations.context import BackendMigrations, Step
 from pytest_dbmatrix.migrations.history import History
 from pytest_dbmatrix.migrations.revision_scan import StaticHazard, alter_intents, scan
+from pytest_dbmatrix.triage import Triage, failing
 
 ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
 """A revision module may list "table.column" (or "table") whose data it drops on purpose."""
@@ -46,6 +47,9 @@ class CheckRun:
     """Static findings the live run disproved on this backend: reported, never failing."""
     env_shape: str | None = None
     """How env.py connected (EnvFacts.shape), once env_contract has seen it."""
+    triage: Triage = field(default_factory=Triage)
+    judged: list[Finding] = field(default_factory=list)
+    """The findings and notes with their status, once the check has finished."""
 
     @property
     def migrations(self) -> BackendMigrations:
@@ -74,8 +78,10 @@ class CheckRun:
     def finish(self) -> None:
         backend = (f"{self.backend} ({self.bm.live.info.label}, dialect {self.dialect})"
                    if self.bm else f"{self.backend} (offline, dialect {self.dialect})")
-        if self.findings:
-            raise FindingsFailure(self.findings, [*self.sections, ("backend", backend)])
+        self.judged = self.triage.judge(self.findings) + self.notes
+        failed = failing(self.judged)
+        if failed:
+            raise FindingsFailure(failed, [*self.sections, ("backend", backend)])
         if self.partial:
             pytest.skip(self.partial)
 
@@ -337,7 +343,7 @@ def hazards(run: CheckRun) -> None:
                 run.notes.append(Finding(hazard.kind, run.check, run.backend,
                                          f"{hazard.message} (not a failure: {why})",
                                          run.dialect, revision=hazard.revision,
-                                         details={"line": hazard.line}))
+                                         details={"line": hazard.line}, status="note"))
             else:
                 run.add(hazard.kind, hazard.message, hazard.revision, line=hazard.line,
                         file=script.path)

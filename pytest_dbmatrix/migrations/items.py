@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.findings import FindingsFailure
+from pytest_dbmatrix.findings import Finding, FindingsFailure
 
 COLLECTOR = "migrations"
 
@@ -23,6 +23,8 @@ class MigrationItem(pytest.Function):
 
     check: str
     target: str
+    findings: list[Finding]
+    """What the check found, with each finding's status (set when it has run)."""
 
     def repr_failure(  # type: ignore[override]  # Function drops Node's style argument
             self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
@@ -45,6 +47,7 @@ def make_item(parent: MigrationsCollector, check: str, target: str, callobj: Any
     item = MigrationItem.from_parent(parent, name=f"{check}[{target}]", callobj=callobj)
     item.check = check
     item.target = target
+    item.findings = []
     if group:
         item.add_marker(pytest.mark.xdist_group(group))
     return item

@@ -59,10 +59,7 @@ class MigrationsPlugin:
         self.offline_dialects = list(settings.alembic_offline.value)
         self.histories: dict[int, History] = {}
         self.backends: dict[tuple[str, int], BackendMigrations] = {}
-        self.log = findings.FindingLog()
         self.artifacts: dict[str, str] = {}
-        self.notes: list[dict[str, Any]] = []
-        """Static findings disproved by a live run: reported, not failures."""
         self.env_shapes: dict[str, str] = {}
         """backend -> how env.py connected there (EnvFacts.shape)."""
         state.report_sections["migrations"] = self.report
@@ -126,7 +123,8 @@ class MigrationsPlugin:
         except HistoryError as exc:
             pytest.fail(str(exc), pytrace=False)
         check, target = item.check, item.target
-        run = CheckRun(check, target, self._dialect_of(target), history)
+        run = CheckRun(check, target, self._dialect_of(target), history,
+                       triage=self.state.triage)
         if check in OFFLINE_ONLY:
             run.artifacts = self._sql_dir(tmp)
         else:
@@ -137,13 +135,13 @@ class MigrationsPlugin:
             run.dialect = run.bm.dialect
         try:
             CHECKS[check](run)
+            run.finish()
         finally:
+            item.findings = run.judged
             item.user_properties.extend(("dbmatrix_artifact", text) for title, text in
                                         run.sections if title == "artifact")
             if run.env_shape:
                 item.user_properties.append(("dbmatrix_env_shape", run.env_shape))
-            item.user_properties.extend(("dbmatrix_note", n.as_dict()) for n in run.notes)
-        run.finish()
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -152,12 +150,9 @@ class MigrationsPlugin:
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if isinstance(item, MigrationItem) and call.when == "call":
-            failure = call.excinfo.value if call.excinfo else None
-            if isinstance(failure, findings.FindingsFailure):
-                findings.attach(report, failure.findings)
+            findings.attach(report, item.findings)
             report.dbmatrix_migrations = {  # type: ignore[attr-defined]
                 "artifacts": [v for k, v in item.user_properties if k == "dbmatrix_artifact"],
-                "notes": [v for k, v in item.user_properties if k == "dbmatrix_note"],
                 "env_shape": next((v for k, v in item.user_properties
                                    if k == "dbmatrix_env_shape"), None),
                 "target": item.target,
@@ -169,10 +164,8 @@ class MigrationsPlugin:
         data = getattr(report, "dbmatrix_migrations", None)
         if self.state.is_worker or not data:
             return
-        self.log.add(findings.received(report))
         for path in data["artifacts"]:
             self.artifacts[data["target"]] = str(path)
-        self.notes.extend(data["notes"])
         if data["env_shape"]:
             self.env_shapes[data["target"]] = data["env_shape"]
 
@@ -181,24 +174,25 @@ class MigrationsPlugin:
         return {"alembic_ini": settings.alembic_ini.value, "checks": self.checks,
                 "offline_dialects": self.offline_dialects, "artifacts": self.artifacts,
                 "env_shapes": self.env_shapes,
-                "findings": [f.as_dict() for f in self.log.findings.values()],
-                "notes": self.notes}
+                "findings": [f.as_dict() for f in self._findings() if f.status != "note"],
+                "notes": [f.as_dict() for f in self._findings() if f.status == "note"]}
+
+    def _findings(self) -> list[findings.Finding]:
+        return [f for f in self.state.findings.findings.values() if f.check in CHECKS]
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.state.is_worker or not (len(self.log) or self.artifacts):
+        """The findings are in the digest by hazard; here what only migrations have."""
+        if self.state.is_worker:
             return
         tr = terminalreporter
-        tr.write_sep("-", f"dbmatrix migrations: {len(self.log)} finding(s)")
-        for f in self.log.findings.values():
-            where = f" at {f.revision}" if f.revision else ""
-            tr.write_line(f"{f.backend} {f.check}: {f.hazard}{where}: {f.message}", red=True)
-            tr.write_line(f"    fix: {f.hint}")
-        if self.notes:
-            tr.write_line(f"{len(self.notes)} static finding(s) the live upgrade disproved "
-                          "(notes in the JSON report)")
+        notes = [f for f in self._findings() if f.status == "note"]
+        if notes:
+            tr.write_line(f"dbmatrix migrations: {len(notes)} static finding(s) the live "
+                          f"upgrade disproved (notes in the JSON report)")
         if self.artifacts:
-            tr.write_line(f"offline SQL: {', '.join(sorted(self.artifacts.values()))}")
+            tr.write_line(f"dbmatrix migrations: offline SQL in "
+                          f"{', '.join(sorted(self.artifacts.values()))}")
 
     @pytest.hookimpl
     def pytest_sessionfinish(self) -> None:

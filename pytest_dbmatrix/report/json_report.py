@@ -20,7 +20,7 @@ import pytest
 
 from pytest_dbmatrix import __version__
 from pytest_dbmatrix.redact import scrub
-from pytest_dbmatrix.report import identity
+from pytest_dbmatrix.report import digest, identity
 from pytest_dbmatrix.results import ResultMatrix
 from pytest_dbmatrix.run_state import KEY, MatrixState, backend_of, test_key
 
@@ -62,7 +62,9 @@ def build(state: MatrixState, status: tuple[str, str | None] = ("finished", None
                              *status)
     if status[0] == "partial":
         run["not_run"] = _not_run(state, session)
-    return data_of(state.matrix, run, {k: s() for k, s in state.report_sections.items()})
+    sections = digest.sections(state.findings, state.triage)
+    return data_of(state.matrix, run,
+                   sections | {k: s() for k, s in state.report_sections.items()})
 
 
 def _not_run(state: MatrixState, session: pytest.Session | None) -> dict[str, list[str]] | None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from pytest_dbmatrix.findings import REPORT_ATTRIBUTE
+from pytest_dbmatrix.report import digest
 from pytest_dbmatrix.report.header import served_by
-from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix
+from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix, is_generated
 from pytest_dbmatrix.run_state import MatrixState
 
 SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip",
@@ -18,16 +22,17 @@ MARKUP = {"passed": {"green": True}, "failed": {"red": True, "bold": True},
           "missing": {"yellow": True, "bold": True}}
 
 
-def _rows(matrix: ResultMatrix, mode: str) -> list[str]:
-    tests = list(matrix.tests)
+def _rows(matrix: ResultMatrix, mode: str, brief: bool) -> list[str]:
+    tests = [t for t in matrix.tests if not (brief and is_generated(t))]
     if mode == "diff" or (mode == "auto" and len(tests) > AUTO_FULL_ROWS):
         return [t for t in tests if matrix.differs(t)]
     return tests
 
 
-def write_matrix(tr: Any, matrix: ResultMatrix, mode: str) -> None:
+def write_matrix(tr: Any, matrix: ResultMatrix, mode: str, brief: bool = False) -> None:
+    """`brief`: the generated checks' rows are left to the digest by hazard."""
     backends = matrix.backend_names
-    rows = _rows(matrix, mode)
+    rows = _rows(matrix, mode, brief and mode != "full")
     hidden = len(matrix.tests) - len(rows)
     if rows:
         width = min(max(len(t) for t in rows), 90)
@@ -44,7 +49,8 @@ def write_matrix(tr: Any, matrix: ResultMatrix, mode: str) -> None:
                 for b, w in zip(backends, widths, strict=True)))
         tr.write_line("\n".join(lines))  # one write: the terminal measures only its last line
     if hidden:
-        tr.write_line(f"({hidden} tests with the same outcome on every backend not shown; "
+        tr.write_line(f"({hidden} tests not shown: the same outcome on every backend, or "
+                      f"generated checks, whose findings the digest by hazard lists; "
                       f"--dbmatrix-summary=full shows them)")
 
 
@@ -99,7 +105,9 @@ def write_summary(tr: Any, state: MatrixState) -> None:
     mode = state.settings.summary.value
     if not matrix.tests or mode == "none":
         return
-    write_results(tr, matrix, mode)
+    sections = digest.sections(state.findings, state.triage)
+    write_results(tr, matrix, mode, brief=brief(tr.config, state) and bool(sections["findings"]))
+    digest.write(tr, sections)
     for step in state.provisioner.steps:
         tr.write_line(f"dbmatrix cleanup: {step}", yellow=True)
     for problem in state.cleanup_problems:
@@ -109,18 +117,23 @@ def write_summary(tr: Any, state: MatrixState) -> None:
 
 
 def write_results(tr: Any, matrix: ResultMatrix, mode: str,
-                  groups: dict[str, str] | None = None) -> None:
+                  groups: dict[str, str] | None = None, brief: bool = False) -> None:
     """Totals, matrix and incompatibilities: the same for a run and for `dbmatrix merge`.
-    `groups` maps a test to its baseline group (new, still present), shown beside it."""
+    `groups` maps a test to its baseline group (new, still present), shown beside it;
+    `brief` leaves the generated checks to the digest by hazard."""
     tr.write_sep("=", "dbmatrix")
     write_totals(tr, matrix)
     tr.write_line("")
-    write_matrix(tr, matrix, mode)
+    write_matrix(tr, matrix, mode, brief)
     found = matrix.incompatibilities()
     tr.write_sep("-", f"dbmatrix incompatibilities: {len(found)}")
     dialects = matrix.dialects()
-    for item in found:
+    shown = [i for i in found if not (brief and is_generated(i.test))]
+    for item in shown:
         write_incompatibility(tr, item, dialects, (groups or {}).get(item.test))
+    if len(shown) < len(found):
+        tr.write_line(f"({len(found) - len(shown)} of them in the generated checks: their "
+                      f"findings are in the digest by hazard below; -v shows each)")
     failing_everywhere = [t for t, cells in matrix.tests.items()
                           if cells and all(c.outcome in FAILING for c in cells.values())]
     if failing_everywhere:
@@ -130,3 +143,39 @@ def write_results(tr: Any, matrix: ResultMatrix, mode: str,
         tr.write_line(f"dbmatrix: {backend} was lost mid-session at {lost['first']}: "
                       f"{lost['error']['line']}; {lost['tests']} test(s) from there on could not "
                       f"run on it (not counted as incompatibilities)", red=True)
+
+
+def brief(config: pytest.Config, state: MatrixState) -> bool:
+    """Generated checks print one line per failed item, their findings in the digest, unless
+    -v or --dbmatrix-details asks for pytest's failure sections."""
+    return config.get_verbosity() < 1 and not state.settings.details.value
+
+
+class FailureVolume:
+    """Keeps the generated items' failures out of pytest's FAILURES section (their findings
+    are in the digest; the short summary still gives one line per failed item).
+
+    pytest prints that section in its terminal_summary wrapper before the other plugins'
+    summaries and the short summary after them: this wrapper, outside pytest's, holds the
+    reports back, and the plain hook, between the two, puts them back."""
+
+    def __init__(self, state: MatrixState) -> None:
+        self.state = state
+        self.failed: list[Any] | None = None
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+    def pytest_terminal_summary_hold(self, terminalreporter: Any, config: pytest.Config) -> Any:
+        stats = terminalreporter.stats
+        if brief(config, self.state) and stats.get("failed"):
+            self.failed = stats["failed"]
+            stats["failed"] = [r for r in self.failed if not hasattr(r, REPORT_ATTRIBUTE)]
+        try:
+            return (yield)
+        finally:
+            self.pytest_terminal_summary_restore(terminalreporter)
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_terminal_summary")
+    def pytest_terminal_summary_restore(self, terminalreporter: Any) -> None:
+        if self.failed is not None:
+            terminalreporter.stats["failed"] = self.failed
+            self.failed = None
