@@ -1,5 +1,5 @@
 """The `dbmatrix` command (also `python -m pytest_dbmatrix`): servers up/down/status, doctor,
-merge."""
+merge, accept."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ COMMANDS = {
     "doctor": ("pytest_dbmatrix.doctor", "check a database you do not own before installing"),
     "merge": ("pytest_dbmatrix.report.merge",
               "join the JSON/JUnit reports of several jobs into one matrix and report"),
+    "accept": ("pytest_dbmatrix.report.accept",
+               "print dbmatrix_accept lines that accept the findings of a JSON report"),
 }
 
 
