@@ -458,6 +458,11 @@ def test_hazard_page_is_bounded_and_escaped(synthetic: tuple[dict[str, Any], Pat
     assert "<col>" not in html and "gone.&lt;col&gt;" in html  # the stale acceptance
     assert not re.search(r"""\b(?:src|href|action)\s*=\s*['"](?!#)""", html, re.I)
     assert "<h2>More</h2>" not in html  # findings are not dumped as JSON at the end
+    noscript = html[html.index("<noscript>"):html.index("</noscript>")]  # the digest, static
+    strings = next(d for d in data["digest"] if d["hazard"] == "string-without-length")
+    assert (f"<tr><td>string-without-length</td><td>error</td><td class='num'>"
+            f"{strings['count']}</td><td>{strings['statuses']['failed']} failed") in noscript
+    assert noscript.count("<tr>") == 1 + len(data["digest"])
 
 
 def test_hazard_view_renders_every_hazard(chromium: str, synthetic: tuple[dict[str, Any], Path],

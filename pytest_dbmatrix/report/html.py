@@ -497,6 +497,23 @@ def _has_hazards(data: dict[str, Any]) -> bool:
     return any(data.get(k) for k in ("findings", "digest", "acceptances"))
 
 
+def _noscript(digest: list[dict[str, Any]]) -> str:
+    """Without JavaScript (a mail client, a CI artifact viewer) the digest as a plain table."""
+    def statuses(entry: dict[str, Any]) -> str:
+        return ", ".join(f"{n} {k}" for k, n in (entry.get("statuses") or {}).items() if n)
+
+    rows = "".join(
+        f"<tr><td>{_e(d.get('hazard'))}</td><td>{_e(d.get('severity'))}</td><td class='num'>"
+        f"{_e(d.get('count'))}</td><td>{_e(statuses(d))}</td><td>"
+        f"{_e(', '.join(d.get('backends') or ()))}</td><td>{_e(d.get('fix'))}</td></tr>"
+        for d in digest)
+    if not rows:
+        return "<noscript><p>the by-hazard view needs JavaScript</p></noscript>"
+    return (f"<noscript><p>the filters need JavaScript</p><table id='digest'><tr><th>hazard"
+            f"</th><th>severity</th><th>findings</th><th>status</th><th>backends</th><th>fix"
+            f"</th></tr>{rows}</table></noscript>")
+
+
 def _hazard_view(data: dict[str, Any]) -> str:
     findings = data.get("findings") or []
     digest = data.get("digest") or []
@@ -506,8 +523,8 @@ def _hazard_view(data: dict[str, Any]) -> str:
              f"{' or error' if fail_on == 'warning' else ''} fail the run; accepted ones do "
              f"not</p>" if fail_on else "")
     return (f"<section id='view-hazards' role='tabpanel'><h2>By hazard</h2>{fails}"
-            f"{_hazard_controls(findings, digest)}<div id='hz-list'><noscript>the by-hazard "
-            f"view needs JavaScript</noscript></div>{_stale(acceptances)}"
+            f"{_hazard_controls(findings, digest)}<div id='hz-list'>{_noscript(digest)}</div>"
+            f"{_stale(acceptances)}"
             f"<script type='application/json' id='hazard-data'>"
             f"{_hazard_data(findings, digest)}</script></section>")
 
