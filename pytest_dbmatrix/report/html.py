@@ -1,12 +1,16 @@
 """The HTML report (--dbmatrix-html): one self-contained page built from the JSON report's data.
 
 Inline CSS and JS only, no fetches. The matrix is rendered server-side (readable without JS);
-the script only filters rows by outcome and search text and hides backend columns.
+the script only filters rows by outcome and search text and hides backend columns. A report with
+findings also gets a "by hazard" view beside the matrix: the findings travel as compact JSON and
+the script groups them per hazard under the view's filters (thousands of findings, dozens of
+entries: no DOM per finding).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,10 @@ SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "ski
 OUTCOMES = tuple(SYMBOLS)
 KNOWN_KEYS = {"schema", "plugin_version", "created", "run", "backends", "totals", "tests",
               "incompatibilities", "lost_backends", "merged_from", "baseline"}
+HAZARD_KEYS = {"findings", "digest", "acceptances", "fail_on"}
+"""The sections the by-hazard view renders (not dumped under "More": thousands of findings)."""
+PLACES_SHOWN = 20
+"""Places listed per hazard before "N more" (as the digest's `places`)."""
 
 CSS = """
 :root{--pass:#c8e6c9;--fail:#ffcdd2;--skip:#eeeeee;--xfail:#fff3c4;--xpass:#ffd8a8;
@@ -67,6 +75,22 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;padding:6px;
 border-radius:4px;font-size:.8rem;margin:4px 0}
 .hint{background:#e7f3ff;border-radius:4px;padding:4px 6px}
 .hidden{display:none}
+.tabs{display:flex;gap:4px;margin:24px 0 0;border-bottom:1px solid var(--line)}
+.tabs button{font:inherit;font-size:1rem;padding:6px 14px;border:1px solid var(--line);
+border-bottom:0;border-radius:6px 6px 0 0;background:#f0f3f6;cursor:pointer}
+.tabs button[aria-selected=true]{background:#fff;font-weight:600}
+.hz{background:#fff;border:1px solid var(--line);border-left:6px solid #9a6700;border-radius:6px;
+margin:8px 0;padding:6px 10px;font-size:.9rem}
+.hz.sev-error{border-left-color:#b00020}
+.hz h3{margin:0 0 4px;font-size:1rem;overflow-wrap:anywhere}
+.sev{font-size:.75rem;border-radius:4px;padding:1px 6px;margin-right:6px;font-weight:700;
+text-transform:uppercase;background:#fff3c4;color:#6b4a00}
+.sev-error .sev{background:#b00020;color:#fff}
+.hz dl{margin:4px 0;display:grid;grid-template-columns:auto 1fr;gap:2px 8px}
+.hz dt{color:var(--muted)}.hz dd{margin:0;overflow-wrap:anywhere}
+.st{margin-right:8px}.st-failed{color:#b00020;font-weight:600}
+.more{font:inherit;font-size:.8rem;margin-left:6px;cursor:pointer}
+.why{font-style:italic}
 @media (max-width:640px){body{padding:8px}h1{font-size:1.15rem}
 th,td{padding:3px 5px;font-size:.78rem}#matrix td.test,#matrix th.test{min-width:8rem;
 max-width:45vw}.controls input[type=search]{min-width:0;width:100%}}
@@ -96,6 +120,107 @@ function apply(){
   d.classList.toggle('hidden',!!q&&d.dataset.test.indexOf(q)<0)});
 }
 [search,outcome].concat(boxes).forEach(function(e){e.addEventListener('input',apply)});
+apply();
+})();
+"""
+
+HAZARD_JS = """
+(function(){
+var data=JSON.parse(document.getElementById('hazard-data').textContent);
+var S=data.s,info=data.info,digest=data.digest,CAP=data.cap,expanded=Object.create(null);
+function $(id){return document.getElementById(id)}
+function tokens(b){return b.split(/[ ,|]+/).filter(Boolean)}
+var findings=data.f.map(function(r){return {hazard:S[r[0]],severity:S[r[1]],backend:S[r[2]],
+ table:S[r[3]],status:S[r[4]],message:S[r[5]],where:S[r[6]],backends:tokens(S[r[2]])}});
+var known=Object.create(null);
+[].slice.call(document.querySelectorAll('#hz-tables option')).forEach(function(o){
+ known[o.value.toLowerCase()]=1});
+var sev=$('hz-severity'),haz=$('hz-hazard'),tab=$('hz-table'),be=$('hz-backend');
+function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;
+ if(text!=null)e.textContent=String(text);return e}
+function tableTest(){
+ // a known table name matches exactly (t1 is not t10); anything else is a substring
+ var q=tab.value.trim().toLowerCase();if(!q)return function(){return true};
+ if(known[q])return function(t){return !!t&&t.toLowerCase()===q};
+ return function(t){return !!t&&t.toLowerCase().indexOf(q)>=0}}
+function entry(hazard){var i=info[hazard]||{};return {hazard:hazard,severity:'warning',
+ count:0,statuses:{failed:0,reported:0,accepted:0,note:0},backends:[],places:[],more:0,
+ seen:Object.create(null),example:null,why:i.why||'',fix:i.fix||''}}
+function add(list,seen,value){if(value&&!(value in seen)){seen[value]=1;list.push(value)}}
+function fromFindings(f){
+ var by=Object.create(null),out=[],okTable=tableTest(),bseen=Object.create(null);
+ findings.forEach(function(x){
+  if((f.severity&&x.severity!==f.severity)||(f.hazard&&x.hazard!==f.hazard)||
+     (f.backend&&x.backends.indexOf(f.backend)<0)||!okTable(x.table))return;
+  var e=by[x.hazard];if(!e){e=by[x.hazard]=entry(x.hazard);bseen[x.hazard]=Object.create(null);
+   out.push(e)}
+  e.count++;e.statuses[x.status]=(e.statuses[x.status]||0)+1;
+  if(x.severity==='error')e.severity='error';
+  x.backends.forEach(function(b){add(e.backends,bseen[x.hazard],b)});
+  add(e.places,e.seen,x.where);
+  if(!e.example||(e.example.status!=='failed'&&x.status==='failed'))e.example=x});
+ return out}
+function fromDigest(f){
+ // no findings list: the digest's entries, kept or dropped whole (counts cannot be split)
+ var okTable=tableTest();
+ return digest.filter(function(d){return (!f.severity||d.severity===f.severity)&&
+  (!f.hazard||d.hazard===f.hazard)&&
+  (!f.backend||tokens((d.backends||[]).join(' ')).indexOf(f.backend)>=0)&&
+  (!tab.value.trim()||(d.tables||[]).some(okTable))}).map(function(d){
+  var places=(d.places||[]).filter(function(p){return okTable(p.split('.')[0])||!tab.value.trim()});
+  return {hazard:d.hazard,severity:d.severity,count:d.count,statuses:d.statuses||{},
+   backends:d.backends||[],places:places,more:tab.value.trim()?0:(d.more||0),
+   example:d.example,why:d.why||'',fix:d.fix||''}})}
+function row(dl,term,content){dl.appendChild(el('dt',null,term));
+ var dd=el('dd');if(typeof content==='string')dd.textContent=content;else dd.appendChild(content);
+ dl.appendChild(dd);return dd}
+function render(e){
+ var box=el('article','hz sev-'+e.severity);box.dataset.hazard=e.hazard;
+ box.dataset.severity=e.severity;box.dataset.count=e.count;
+ var h=el('h3');h.appendChild(el('span','sev',e.severity));h.appendChild(el('b',null,e.hazard));
+ h.appendChild(el('span','muted',' '+e.count+' finding'+(e.count===1?'':'s')));box.appendChild(h);
+ if(e.why)box.appendChild(el('div','why',e.why));
+ var dl=el('dl');box.appendChild(dl);
+ row(dl,'backends',e.backends.join(', ')||'-');
+ var st=el('span');['failed','reported','accepted','note'].forEach(function(k){
+  var n=e.statuses[k]||0;if(k==='note'&&!n)return;
+  var s=el('span','st st-'+k,n+' '+k);s.dataset.status=k;s.dataset.n=n;st.appendChild(s)});
+ row(dl,'status',st);
+ var total=e.places.length+(e.more||0),open=expanded[e.hazard],shown=open?e.places:
+  e.places.slice(0,CAP),hidden=total-shown.length;
+ var pl=el('span','places',shown.join(', ')||'-');pl.dataset.n=total;
+ var dd=row(dl,'places ('+total+')',pl);
+ if(hidden>0&&shown.length<e.places.length){var b=el('button','more',hidden+' more');
+  b.type='button';b.addEventListener('click',function(){expanded[e.hazard]=1;apply()});
+  dd.appendChild(b)}
+ else if(hidden>0)dd.appendChild(el('span','muted',' and '+hidden+' more'));
+ if(e.example){var x=e.example;row(dl,'example',x.backend+(x.where?' at '+x.where:'')+': '+
+  x.message).className='example'}
+ if(e.fix)box.appendChild(el('div','hint','fix: '+e.fix));
+ return box}
+function order(a,b){return (a.severity==='error'?0:1)-(b.severity==='error'?0:1)||
+ b.count-a.count||(a.hazard<b.hazard?-1:a.hazard>b.hazard?1:0)}
+function apply(){
+ var f={severity:sev.value,hazard:haz.value,backend:be.value};
+ var entries=(findings.length?fromFindings(f):fromDigest(f)).sort(order),list=$('hz-list');
+ list.textContent='';var n=0;
+ entries.forEach(function(e){list.appendChild(render(e));n+=e.count});
+ if(!entries.length)list.appendChild(el('p','muted','No findings match these filters.'));
+ $('hz-shown').textContent=entries.length+' hazard'+(entries.length===1?'':'s')+', '+n+
+  ' finding'+(n===1?'':'s')+' shown'+(!findings.length&&(tab.value.trim()||be.value)?
+  ' (counts of every table and backend: this report lists no findings)':'')}
+var tabs=[].slice.call(document.querySelectorAll('.tabs button'));
+function view(name){tabs.forEach(function(t){var on=t.dataset.view===name;
+ t.setAttribute('aria-selected',on?'true':'false');$('view-'+t.dataset.view).classList.toggle(
+ 'hidden',!on)})}
+tabs.forEach(function(t){t.addEventListener('click',function(){view(t.dataset.view);
+ history.replaceState(null,'',t.dataset.view==='hazards'?'#hazards':'#')})});
+// #hazards opens the view; #hazards?severity=error&table=t1 also sets its filters (a link)
+var hash=location.hash.slice(1),q=hash.indexOf('?');
+if((q<0?hash:hash.slice(0,q))==='hazards'){
+ new URLSearchParams(q<0?'':hash.slice(q+1)).forEach(function(v,k){
+  var c=$('hz-'+k);if(c)c.value=v});view('hazards')}else view('matrix');
+[sev,haz,tab,be].forEach(function(c){c.addEventListener('input',apply)});
 apply();
 })();
 """
@@ -295,8 +420,131 @@ def _origin(data: dict[str, Any]) -> str:
             f"<th>tests</th></tr>{rows}</table></details>")
 
 
+def _place(finding: dict[str, Any]) -> str:
+    """A finding's place as the digest names it: table.column, table, or revision."""
+    table, column = finding.get("table"), finding.get("column")
+    if table:
+        return f"{table}.{column}" if column else str(table)
+    return str(finding.get("revision") or "")
+
+
+def _tokens(backend: str) -> list[str]:
+    """The backends a finding names: a divergence names both sides ("a,b | c")."""
+    return [b for b in re.split(r"[ ,|]+", backend) if b]
+
+
+def _hazard_data(findings: list[dict[str, Any]], digest: list[dict[str, Any]]) -> str:
+    """The view's data as JSON safe inside <script>: every string once in `s` and a finding as
+    a row of indexes into it (thousands of findings repeat hazards, backends, tables, messages).
+    """
+    strings: dict[str, int] = {}
+
+    def index(value: Any) -> int:
+        return strings.setdefault("" if value is None else str(value), len(strings))
+
+    rows = [[index(f.get(k)) for k in ("hazard", "severity", "backend", "table", "status",
+                                       "message")] + [index(_place(f))] for f in findings]
+    info: dict[str, dict[str, str]] = {}
+    for d in digest:
+        info[d["hazard"]] = {"why": d.get("why") or "", "fix": d.get("fix") or ""}
+    for f in findings:
+        info.setdefault(f["hazard"], {"why": "", "fix": f.get("hint") or ""})
+    text = json.dumps({"s": list(strings), "f": rows, "info": info, "cap": PLACES_SHOWN,
+                       "digest": [] if findings else digest}, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _options(values: list[str]) -> str:
+    return "".join(f"<option value='{_e(v)}'>{_e(v)}</option>" for v in values)
+
+
+def _hazard_controls(findings: list[dict[str, Any]], digest: list[dict[str, Any]]) -> str:
+    """Severity, hazard, table and backend filters; choices from every finding (or entry)."""
+    items = findings or digest
+    hazards = sorted({str(i["hazard"]) for i in items})
+    tables = sorted({str(f["table"]) for f in findings if f.get("table")}
+                    | {str(t) for d in digest for t in d.get("tables") or ()})
+    backends = dict.fromkeys(b for f in findings for b in _tokens(str(f.get("backend") or "")))
+    backends.update(dict.fromkeys(b for d in digest for n in d.get("backends") or ()
+                                   for b in _tokens(str(n))))
+    any_ = "<option value=''>all</option>"
+    return (f"<div class='controls'><label>severity <select id='hz-severity'>{any_}"
+            f"{_options(['error', 'warning'])}</select></label><label>hazard <select "
+            f"id='hz-hazard'>{any_}{_options(hazards)}</select></label><label>table <input "
+            f"type='search' id='hz-table' list='hz-tables' placeholder='any table'></label>"
+            f"<datalist id='hz-tables'>{_options(tables)}</datalist><label>backend <select "
+            f"id='hz-backend'>{any_}{_options(list(backends))}</select></label>"
+            f"<span id='hz-shown' class='muted'></span></div>")
+
+
+def _stale(acceptances: list[dict[str, Any]]) -> str:
+    """Acceptances that matched nothing: they would silently accept a future finding."""
+    stale = [a for a in acceptances if a.get("stale")]
+    if not stale:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(a.get('line'))}</td><td>{_e(a.get('hazard'))}</td><td>{_e(a.get('where'))}"
+        f"</td><td>{_e(', '.join(a.get('backends') or ()))}</td><td>{_e(a.get('reason'))}</td>"
+        f"<td>{_e(a.get('source'))}</td></tr>" for a in stale)
+    return (f"<h3>Stale acceptances ({len(stale)})</h3><p class='muted'>accepted but matched "
+            f"no finding of this run: remove them, or they accept a future one unseen</p>"
+            f"<div class='scroll'><table id='stale'><tr><th>line</th><th>hazard</th><th>where"
+            f"</th><th>backends</th><th>reason</th><th>source</th></tr>{rows}</table></div>")
+
+
+def _has_hazards(data: dict[str, Any]) -> bool:
+    """Reports of older versions, and runs without findings, have no by-hazard view."""
+    return any(data.get(k) for k in ("findings", "digest", "acceptances"))
+
+
+def _noscript(digest: list[dict[str, Any]]) -> str:
+    """Without JavaScript (a mail client, a CI artifact viewer) the digest as a plain table."""
+    def statuses(entry: dict[str, Any]) -> str:
+        return ", ".join(f"{n} {k}" for k, n in (entry.get("statuses") or {}).items() if n)
+
+    rows = "".join(
+        f"<tr><td>{_e(d.get('hazard'))}</td><td>{_e(d.get('severity'))}</td><td class='num'>"
+        f"{_e(d.get('count'))}</td><td>{_e(statuses(d))}</td><td>"
+        f"{_e(', '.join(d.get('backends') or ()))}</td><td>{_e(d.get('fix'))}</td></tr>"
+        for d in digest)
+    if not rows:
+        return "<noscript><p>the by-hazard view needs JavaScript</p></noscript>"
+    return (f"<noscript><p>the filters need JavaScript</p><table id='digest'><tr><th>hazard"
+            f"</th><th>severity</th><th>findings</th><th>status</th><th>backends</th><th>fix"
+            f"</th></tr>{rows}</table></noscript>")
+
+
+def _hazard_view(data: dict[str, Any]) -> str:
+    findings = data.get("findings") or []
+    digest = data.get("digest") or []
+    acceptances = data.get("acceptances") or []
+    fail_on = data.get("fail_on")
+    fails = (f"<p class='muted'>findings of severity {_e(fail_on)}"
+             f"{' or error' if fail_on == 'warning' else ''} fail the run; accepted ones do "
+             f"not</p>" if fail_on else "")
+    return (f"<section id='view-hazards' role='tabpanel'><h2>By hazard</h2>{fails}"
+            f"{_hazard_controls(findings, digest)}<div id='hz-list'>{_noscript(digest)}</div>"
+            f"{_stale(acceptances)}"
+            f"<script type='application/json' id='hazard-data'>"
+            f"{_hazard_data(findings, digest)}</script></section>")
+
+
+def _views(data: dict[str, Any], backends: list[str], anchors: dict[str, str]) -> str:
+    """The matrix, and beside it (two tabs) the by-hazard view when there are findings."""
+    matrix = f"<h2>Matrix</h2>{_controls(backends)}{_matrix(data, backends, anchors)}"
+    if not _has_hazards(data):
+        return matrix
+    count = len(data.get("findings") or ()) or sum(d.get("count", 0) for d in
+                                                   data.get("digest") or ())
+    return (f"<nav class='tabs' role='tablist'><button type='button' role='tab' data-view="
+            f"'matrix' aria-selected='true'>matrix</button><button type='button' role='tab' "
+            f"data-view='hazards' aria-selected='false'>by hazard ({count} findings)</button>"
+            f"</nav><section id='view-matrix' role='tabpanel'>{matrix}</section>"
+            f"{_hazard_view(data)}")
+
+
 def _sections(data: dict[str, Any]) -> str:
-    extra = {k: v for k, v in data.items() if k not in KNOWN_KEYS}
+    extra = {k: v for k, v in data.items() if k not in KNOWN_KEYS | HAZARD_KEYS}
     return "".join(
         f"<details><summary>{_e(k)}</summary><pre>{_e(json.dumps(v, indent=2, default=str))}"
         f"</pre></details>" for k, v in extra.items())
@@ -336,21 +584,27 @@ def render(data: dict[str, Any]) -> str:
         f"<a href='#incompatibilities'>{n_inc} incompatibilities</a>; created "
         f"{_e(data['created'])} by pytest-dbmatrix {_e(data['plugin_version'])}</div>"
         f"{_origin(data)}{_summary(data, backends, spent)}</header>"
-        f"<h2>Matrix</h2>{_controls(backends)}{_matrix(data, backends, anchors)}"
+        f"{_views(data, backends, anchors)}"
         f"<h2 id='incompatibilities'>Incompatibilities ({n_inc})</h2>"
         f"{_baseline(data)}{_lost(data)}{_incompatibilities(data, backends, anchors)}"
         f"<h2>Backends</h2><div class='cards'>{cards}</div>"
         + (f"<h2>More</h2>{extra}" if extra else "")
-        + f"<script>{JS}</script></body></html>\n"
+        + f"<script>{JS}</script>"
+        + (f"<script>{HAZARD_JS}</script>" if _has_hazards(data) else "")
+        + "</body></html>\n"
     )
 
 
-def write(state: MatrixState, path: str) -> Path:
+def write_data(data: dict[str, Any], path: str | Path, secrets: tuple[str, ...] = ()) -> Path:
+    """The page of report data, passwords masked."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    page = render(json_report.build(state))
-    target.write_text(scrub(page, state.settings.secrets), encoding="utf-8")
+    target.write_text(scrub(render(data), secrets), encoding="utf-8")
     return target
+
+
+def write(state: MatrixState, path: str) -> Path:
+    return write_data(json_report.build(state), path, state.settings.secrets)
 
 
 class HtmlReport:
