@@ -173,7 +173,8 @@ HAZARDS: tuple[Hazard, ...] = (
        "give key and index columns a length: String() and Text are VARCHAR(max) on SQL Server, "
        "which cannot be part of a key or index",
        error('SQL Server rejects the key or index')),
-    _h("index-key-size", _ALL, r"\[index-key-size\]",
+    # "Specified key was too long; max key length is 3072 bytes" (1071): MariaDB 10.11.
+    _h("index-key-size", _ALL, r"\[index-key-size\]|\b1071\b|Specified key was too long",
        "shorten the indexed columns (utf8mb4 takes 4 bytes a character: 3072 bytes is "
        "String(768) on MySQL/MariaDB; SQL Server allows 900 bytes in a primary key, 1700 in "
        "other indexes) or index a hash column",

@@ -57,12 +57,12 @@ def test_mlflow_history_with_its_own_env_py_and_baseline(
                        "mariadb": "failed"}, result.stdout.str()
     # Every static hazard of a dialect-guarded operation is gone: none is a finding, and the
     # only findings are the one real failure above.
-    assert findings(pytester) == {("upgrade", "upgrade-failed", MARIADB_INDEX, "mariadb")}
-    failed = next(f for f in migrations["findings"] if f["hazard"] == "upgrade-failed")
+    assert findings(pytester) == {("upgrade", "index-key-size", MARIADB_INDEX, "mariadb")}
+    failed = next(f for f in migrations["findings"] if f["hazard"] == "index-key-size")
     assert "OperationalError[1071]: Specified key was too long; max key length is 3072 bytes" in (
         failed["message"])
     assert (failed["severity"], failed["status"]) == ("error", "failed")
-    result.stdout.fnmatch_lines(["ERROR   upgrade-failed: 1 on mariadb (1 failed)",
+    result.stdout.fnmatch_lines(["ERROR   index-key-size: 1 on mariadb (1 failed)",
                                  f"        in {MARIADB_INDEX}"])
     notes = {(n["revision"], n["backend"]) for n in migrations["notes"]}
     assert notes == NULLABLE_ALREADY

@@ -32,9 +32,10 @@ from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.findings import Finding
 
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
-                            "fk-target-not-unique",
+                            "fk-target-not-unique", "index-key-size",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})
-VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite"})
+VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite",
+                              "fk-target-not-unique"})
 _NAMED = re.compile(r"['`\"](\w+)['`\"]|\w\.(\w+)\b")
 
 
@@ -361,8 +362,10 @@ class RoundTrip(TableScenario):
                     self.conn.execute(statement)
             except Rejected as exc:
                 if exc.by_server:
-                    self.finding("value-rejected", None, f"UPDATE rejected: "
-                                 f"{error_line(exc.error)}", shown=False)
+                    category = category_for(exc.error, self.dialect, VALUE_CATEGORIES,
+                                            "value-rejected")
+                    self.finding(category, None, f"UPDATE rejected: {error_line(exc.error)}",
+                                 shown=False)
                 continue
             chosen.update(changes)
 
@@ -418,8 +421,7 @@ class RoundTrip(TableScenario):
         try:
             self._delete_all()
         except sa_exc.DBAPIError as exc:
-            category = category_for(exc, self.dialect, frozenset({"fk-target-not-unique"}),
-                                    "value-rejected")
+            category = category_for(exc, self.dialect, VALUE_CATEGORIES, "value-rejected")
             self.finding(category, None, f"bulk UPDATE/DELETE rejected: {error_line(exc)}",
                          shown=False)
 

@@ -61,7 +61,8 @@ class Rows:
                     raise CannotGenerate(f"{table.name} has a required reference to itself")
                 continue
             if needed or all_foreign_keys:
-                parent = self.parent(fk.referred_table)
+                parent = (self.new_parent(fk.referred_table) if keyed_by_parents(table, fk)
+                          else self.parent(fk.referred_table))
                 for column, element in zip(fk.columns, fk.elements, strict=True):
                     row[column.key] = parent[element.column.key]
         return row
@@ -86,6 +87,17 @@ class Rows:
         finally:
             self._building.discard(table.key)
         return self.parents[table.key]
+
+    def new_parent(self, table: sa.Table) -> Row:
+        """Another row of `table`, for a child whose primary key is made of its references
+        (an association table): a shared parent would make every second row a duplicate."""
+        if table.key not in self.parents:
+            return self.parent(table)
+        try:
+            return self.insert(table, self.values(table))
+        except Rejected as exc:
+            raise CannotGenerate(f"a row of the parent table {table.name} was rejected: "
+                                 f"{exc.error.__class__.__name__}") from None
 
     def insert(self, table: sa.Table, values: Row) -> Row:
         """Insert in a savepoint and read the row back (all columns, by primary key)."""
@@ -142,3 +154,10 @@ class Rows:
 
 def where(table: sa.Table, key: Row) -> list[sa.ColumnElement[bool]]:
     return [table.c[k] == v if v is not None else table.c[k].is_(None) for k, v in key.items()]
+
+
+def keyed_by_parents(table: sa.Table, fk: sa.ForeignKeyConstraint) -> bool:
+    """The table's primary key consists of foreign key columns only, and `fk` is among them."""
+    key = {c.key for c in table.primary_key.columns}
+    references = {c.key for f in foreign_keys(table) for c in f.columns}
+    return bool(key) and key <= references and bool(key & {c.key for c in fk.columns})

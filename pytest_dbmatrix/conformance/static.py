@@ -147,7 +147,8 @@ class Static:
         limit = self.rules.primary_key_bytes if primary else self.rules.key_bytes
         if limit is None or not columns:
             return
-        size = sum(self._bytes(c) for c in columns)
+        prefixes = self._prefix_lengths(name)
+        size = sum(self._bytes(c, prefixes.get(c.name)) for c in columns)
         if size > limit:
             self.add("index-key-size", columns[0].name,
                      f"{name} ({', '.join(c.name for c in columns)}) needs up to {size} bytes; "
@@ -167,7 +168,16 @@ class Static:
         except UNRENDERABLE:
             return repr(column.type)
 
-    def _bytes(self, column: sa.Column[object]) -> int:
+    def _prefix_lengths(self, name: str) -> dict[str, int]:
+        """The index's prefix lengths for this dialect (`mysql_length=`, `mariadb_length=`):
+        the key holds that many characters of the column, not all of it."""
+        index = next((i for i in self.table.indexes if i.name == name), None)
+        given = index.dialect_kwargs.get(f"{self.dialect.name}_length") if index else None
+        if isinstance(given, int):
+            return {str(c.name): given for c in index.columns} if index else {}
+        return {str(k): int(v) for k, v in (given or {}).items()}
+
+    def _bytes(self, column: sa.Column[object], prefix: int | None = None) -> int:
         kind = column.type
         if isinstance(kind, sa.TypeDecorator):
             kind = kind.impl_instance
@@ -177,7 +187,8 @@ class Static:
         if isinstance(kind, sa.String):
             unicode = isinstance(kind, sa.Unicode)
             per = self.rules.unicode_bytes if unicode else self.rules.char_bytes
-            return (kind.length or 0) * per
+            length = min(prefix, kind.length or prefix) if prefix else kind.length or 0
+            return length * per
         if isinstance(kind, sa.Uuid):
             return 16 if self.rules.native_uuid else 32 * self.rules.char_bytes
         if isinstance(kind, sa.SmallInteger):
