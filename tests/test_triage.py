@@ -224,3 +224,23 @@ def test_generated_checks_print_one_line_per_failed_item(pytester: pytest.Pytest
     details, _ = _run(pytester, "--dbmatrix-details")
     details.stdout.fnmatch_lines(["*= FAILURES =*", "*static user mysql*",
                                   "error [[]varchar-length[]] user.login on mysql: *"])
+
+
+def test_merged_jobs_have_one_digest_of_all_their_findings(pytester: pytest.Pytester) -> None:
+    """One job compiled the models, another ran them on SQLite: one digest over both."""
+    _, static = _run(pytester, "-k", "static", "--dbmatrix-label=static")
+    (pytester.path / "static.json").write_text(json.dumps(static))
+    _, live = _run(pytester, "-k", "not static", "--dbmatrix-label=live")
+    (pytester.path / "live.json").write_text(json.dumps(live))
+    merged = subprocess.run([sys.executable, "-m", "pytest_dbmatrix", "merge", "static.json",
+                             "live.json", "--json", "merged.json"], cwd=pytester.path,
+                            capture_output=True, text=True, timeout=60)
+    assert merged.returncode in (0, 1), merged.stderr
+    data = json.loads((pytester.path / "merged.json").read_text())
+    assert len(data["findings"]) == len(static["findings"]) + len(live["findings"])
+    counts = {e["hazard"]: e["count"] for e in data["digest"]}
+    for job in (static, live):
+        for entry in job["digest"]:
+            assert counts[entry["hazard"]] >= entry["count"]
+    assert counts["length-unenforced"] == 2  # found live only, on departments and employees
+    assert data["fail_on"] == "error"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from pytest_dbmatrix.report import identity
+from pytest_dbmatrix.findings import Finding, FindingLog
+from pytest_dbmatrix.report import digest, identity
 from pytest_dbmatrix.report.merge.inputs import VERSION, Input, MergeError
 from pytest_dbmatrix.results import Cell, ResultMatrix
 
@@ -50,8 +51,29 @@ def join(inputs: list[Input]) -> Joined:
                                                 for n, s in enumerate(inputs)]}
     for source in inputs:
         for key, value in source.sections.items():
-            sections.setdefault(key, {})[source.label] = value
+            if key not in FINDING_SECTIONS:
+                sections.setdefault(key, {})[source.label] = value
+    sections.update(_findings(inputs))
     return Joined(matrix, _run(inputs), sections, warnings)
+
+
+FINDING_SECTIONS = ("fail_on", "findings", "digest", "acceptances")
+"""Joined as one run's would be, not kept per input: the digest is recomputed from them."""
+
+
+def _findings(inputs: list[Input]) -> dict[str, Any]:
+    log = FindingLog()
+    for source in inputs:
+        log.add(Finding.from_dict(data) for data in source.sections.get("findings") or ())
+    if not len(log):
+        return {}
+    levels = {str(s.sections["fail_on"]) for s in inputs if "fail_on" in s.sections}
+    acceptances = [dict(a, report=s.label) for s in inputs
+                   for a in s.sections.get("acceptances") or ()]
+    found = log.sorted()
+    return {"fail_on": levels.pop() if len(levels) == 1 else "mixed",
+            "findings": [f.as_dict() for f in found], "digest": digest.entries(found),
+            "acceptances": acceptances}
 
 
 def _check_labels(inputs: list[Input]) -> None:
