@@ -39,6 +39,8 @@ def test_sample_reports_every_expected_finding_and_nothing_else(
     result, report = _run(pytester, app, f"--dbmatrix={LIVE}", "--dbmatrix-strict")
     found = _keys(report["conformance"]["findings"])
     wanted = _keys(expected["findings"], "category")
+    assert all(f["hazard"] and f["severity"] in ("error", "warning") and f["status"]
+               for f in report["findings"]), "every finding names its hazard and severity"
     assert sorted(wanted - found) == [], "expected findings missing"
     assert sorted(found - wanted) == [], "unexpected findings"
     assert report["backends"]["mssql"]["status"] == "compile-only"

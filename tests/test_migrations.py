@@ -45,6 +45,8 @@ def test_bad_sample_reports_exactly_the_expected_findings(
     wanted = {(f["check"], f["kind"], f["revision"], backend)
               for f in expected["findings"] for backend in f["backends"]}
     assert findings(pytester) == wanted
+    assert all(f["hazard"] and f["severity"] in ("error", "warning")
+               for f in report(pytester)["findings"]), "every finding has hazard and severity"
     rows = {t["test"]: t["results"] for t in report(pytester)["tests"]}
     assert rows["migrations::model_match"]["postgresql"]["outcome"] == "passed"
     assert rows["migrations::upgrade"]["sqlite"]["outcome"] == "failed"
