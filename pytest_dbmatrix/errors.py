@@ -60,7 +60,18 @@ def _message(text: str) -> str:
     text = _NOISE.sub("", text).strip()
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     first = re.sub(r"\s+", " ", first)
-    return first[:MAX_MESSAGE]
+    return cut(first, MAX_MESSAGE)
+
+
+def cut(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words (inside the first only when it alone is
+    longer than that); a cut text ends with ' ...'."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 4]
+    if " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head + " ..."
 
 
 def _orig_message(orig: BaseException) -> str:

@@ -7,7 +7,10 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from pytest_dbmatrix.errors import cut
 from pytest_dbmatrix.findings import Finding, FindingLog, FindingsFailure, attach, received
 
 LOSS = Finding("data-loss", "data_preserved", "mysql", "2 rows lost", "mysql", "users", "email",
@@ -61,3 +64,16 @@ def test_the_log_keeps_one_finding_per_hazard_check_place_and_backend() -> None:
     log.add([LOSS, again, elsewhere, DRIFT])
     assert [f.backend for f in log.sorted()] == ["sqlite", "mariadb", "mysql"]
     assert log.as_json()["by_hazard"] == {"data-loss": 2, "model-drift": 1}
+
+
+@given(st.lists(st.text(alphabet="abcé(),'", min_size=1, max_size=12), max_size=60),
+       st.integers(min_value=10, max_value=120))
+def test_a_cut_message_never_ends_mid_word(words: list[str], limit: int) -> None:
+    text = " ".join(words)
+    shown = cut(text, limit)
+    assert len(shown) <= limit
+    if shown != text:
+        kept = shown.removesuffix(" ...")
+        assert shown.endswith(" ...") and text.startswith(kept)
+        if " " in text[:limit - 4]:
+            assert text[len(kept)] == " ", "the cut falls between words"

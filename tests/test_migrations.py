@@ -131,6 +131,8 @@ def test_enum_leak_narrowing_and_dropped_not_null_on_the_right_backends(
     found = findings(pytester)
     assert ("downgrade", "pg-enum-type-leak", "h01", "postgresql") in found
     assert ("up_down_up", "pg-enum-type-leak", "h01", "postgresql") in found
+    leak = next(f for f in report(pytester)["findings"] if f["hazard"] == "pg-enum-type-leak")
+    assert leak["message"].endswith("leaves enum type(s) mood(calm, angry)")  # not cut
     for backend in ("mysql", "mariadb"):  # type change without existing_nullable
         assert ("data_preserved", "constraint-dropped", "h02", backend) in found
         assert ("hazards", "alter-needs-existing", "h02", backend) in found
@@ -213,3 +215,21 @@ def test_generated_items_have_unique_node_ids(pytester: pytest.Pytester) -> None
     ids = [line for line in result.outlines if line.startswith("migrations::")]
     assert "migrations::upgrade[postgresql]" in ids
     assert len(ids) > 10 and len(ids) == len(set(ids))
+
+
+def test_a_type_created_twice_in_a_first_upgrade_is_not_called_a_leak(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    """PostgreSQL's 'type "x" already exists' is a downgrade's leak only after a downgrade."""
+    write_history(pytester.path, {
+        "t01": ('sa.Enum("calm", "angry", name="mood").create(op.get_bind())',
+                'sa.Enum(name="mood").drop(op.get_bind())'),
+        "t02": ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), '
+                'sa.Column("mood", sa.Enum("calm", "angry", name="mood")))',
+                'op.drop_table("item")'),
+    })
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade\n")
+    run_migrations(pytester, "--dbmatrix=postgresql")
+    failed = report(pytester)["migrations"]["findings"]
+    assert [(f["hazard"], f["revision"]) for f in failed] == [("pg-type-exists", "t02")]
+    assert 'type "mood" already exists' in failed[0]["message"]
+    assert "create_type=False" in failed[0]["hint"]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pytest_dbmatrix.catalogue import SEVERITIES, entry
+from pytest_dbmatrix.errors import cut
 from pytest_dbmatrix.findings import Finding, FindingLog
 from pytest_dbmatrix.triage import Triage, backends_of, places_of
 
@@ -81,16 +82,8 @@ def write(tr: Any, data: dict[str, Any], cap: int = 6) -> None:
         example = item["example"]
         where = f" {example['where']}" if example["where"] else ""
         tr.write_line(f"        e.g. {example['backend']}{where}: "
-                      f"{_short(example['message'])}")
+                      f"{cut(' '.join(example['message'].split()), 200)}")
         tr.write_line(f"        fix: {item['fix']}")
     for acceptance in stale:
         tr.write_line(f"dbmatrix: stale acceptance {acceptance['line']!r} ({acceptance['source']})"
                       f": it matches no finding of this run; remove it", yellow=True)
-
-
-def _short(message: str, limit: int = 200) -> str:
-    """One line, cut at a word boundary."""
-    line = " ".join(message.split())
-    if len(line) <= limit:
-        return line
-    return line[:limit].rsplit(" ", 1)[0] + " ..."
