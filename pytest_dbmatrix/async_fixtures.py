@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from pytest_dbmatrix.fixtures import Shared, TestTransaction, fail_if_lost, note_lost
 from pytest_dbmatrix.provision import LiveBackend, run_async_engine
@@ -87,6 +86,11 @@ class AsyncRun:
     def _make(self, backend: LiveBackend) -> AsyncEngine:
         if backend.name in self._unusable:
             self.state.fail_or_skip(self._unusable[backend.name])
+        if not backend.spec.serves_async:
+            pytest.skip(f"dbmatrix: backend {backend.name!r} is the sync driver "
+                        f"{backend.spec.driver}: it runs the sync fixtures; the db_async_* "
+                        f"ones run on the columns of an async driver "
+                        f"({', '.join(backend.family.async_drivers)})")
         if backend.database is None:
             self.state.fail_or_skip(
                 f"dbmatrix: backend {backend.name!r} is an in-memory database, which an async "
@@ -168,10 +172,11 @@ def async_matrix_plugin(state: MatrixState) -> types.ModuleType:
     hook that makes pytest-asyncio run them in each test's own loop."""
     run = AsyncRun(state)
 
-    async def db_async_engine(db_engine: Engine, dbmatrix_backend: LiveBackend) -> AsyncEngine:
+    async def db_async_engine(dbmatrix_schema: sa.MetaData | None,
+                              dbmatrix_backend: LiveBackend) -> AsyncEngine:
         """The backend's async engine for the test's event loop, on the run's database with
-        the schema db_engine created; the driver is the family's default or the one of
-        --dbmatrix-async-driver."""
+        the models' tables; the driver is the family's default, the one of
+        --dbmatrix-async-driver, or the one its name gives (`postgresql+psycopg`)."""
         return await run.engine(dbmatrix_backend)
 
     async def db_async_connection(db_async_engine: AsyncEngine, dbmatrix_backend: LiveBackend,

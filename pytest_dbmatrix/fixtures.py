@@ -224,17 +224,28 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
             pytest.fail(str(exc), pytrace=False)
 
     @pytest.fixture(scope="session")
+    def dbmatrix_schema(dbmatrix_backend: LiveBackend,
+                        dbmatrix_metadata: sa.MetaData | None) -> Iterator[sa.MetaData | None]:
+        """The models' tables, created once per backend and session by the plugin's own sync
+        engine (dropped at its end), for the sync and the async fixtures alike."""
+        if dbmatrix_metadata is None:
+            yield None
+            return
+        dbmatrix_metadata.create_all(dbmatrix_backend.engine)
+        yield dbmatrix_metadata
+        _drop_models(state, dbmatrix_backend, dbmatrix_metadata)
+
+    @pytest.fixture(scope="session")
     def db_engine(dbmatrix_backend: LiveBackend,
-                  dbmatrix_metadata: sa.MetaData | None) -> Iterator[Engine]:
+                  dbmatrix_schema: sa.MetaData | None) -> Engine:
         """One engine per backend per session, with the models' tables created once per
         backend and session (dropped at its end)."""
-        engine = dbmatrix_backend.engine
-        if dbmatrix_metadata is None:
-            yield engine
-            return
-        dbmatrix_metadata.create_all(engine)
-        yield engine
-        _drop_models(state, dbmatrix_backend, dbmatrix_metadata)
+        spec = dbmatrix_backend.spec
+        if not spec.serves_sync:
+            pytest.skip(f"dbmatrix: backend {spec.name!r} is the async driver {spec.driver}: "
+                        f"it runs the db_async_* fixtures; the sync ones run on the columns of "
+                        f"a sync driver ({', '.join(spec.family.sync_drivers)})")
+        return dbmatrix_backend.engine
 
     @pytest.fixture(scope="session")
     def db_url(dbmatrix_backend: LiveBackend) -> URL:
@@ -257,7 +268,7 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
             yield session
 
     module = types.ModuleType(f"{__name__}.run")
-    for fixture in (dbmatrix_backend, dbmatrix_metadata, db_engine, db_url, db_connection,
-                    db_session):
+    for fixture in (dbmatrix_backend, dbmatrix_metadata, dbmatrix_schema, db_engine, db_url,
+                    db_connection, db_session):
         setattr(module, fixture.__name__, fixture)
     return module

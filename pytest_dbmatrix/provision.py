@@ -127,7 +127,7 @@ class LiveBackend:
             "status": "ok",
             "kind": self.family.kind,
             "dialect": self.dialect,
-            "driver": self.engine.dialect.driver,
+            "driver": self.spec.driver or self.engine.dialect.driver,
             "server": self.info.label,
             "product": self.info.product,
             "version": list(self.info.version),
@@ -223,7 +223,7 @@ class Provisioner:
             database, reaped = self._create_database(spec, admin, server)
         finally:
             admin.dispose()
-        url = spec.family.database_url(server.url, database)
+        url = spec.sync_url(spec.family.database_url(server.url, database))
         engine = self._engine(spec, url)
         live = self._connect(spec, server, url, engine, database)
         live.reaped = reaped
@@ -231,7 +231,7 @@ class Provisioner:
 
     def _embedded(self, spec: BackendSpec) -> LiveBackend:
         """A file database (SQLite): one per run and worker in pytest's temp dir, or memory."""
-        default = sa.make_url(f"{spec.family.default_driver}:///default.db")
+        default = spec.sync_url(sa.make_url(f"{spec.family.default_driver}:///default.db"))
         given = spec.url.value if spec.url else default
         memory = given.database in (None, "", ":memory:")
         if memory:

@@ -26,10 +26,31 @@ class BackendSpec(NamedTuple):
     image: Sourced[str] | None = None
     async_driver: Sourced[str] | None = None
     """The driver of the db_async_* fixtures when chosen; else the family's default."""
+    driver: str | None = None
+    """The driver a driver column names (`postgresql+asyncpg`): the column runs the fixtures
+    that driver can serve, sync or async, and skips the others."""
+
+    @property
+    def base_name(self) -> str:
+        """The name without its driver: where the URL comes from."""
+        return self.name.partition("+")[0]
 
     @property
     def env_var(self) -> str:
-        return env_var_for(self.name)
+        return env_var_for(self.base_name)
+
+    @property
+    def serves_sync(self) -> bool:
+        return self.driver is None or self.driver in self.family.sync_drivers
+
+    @property
+    def serves_async(self) -> bool:
+        return self.driver is None or self.driver in self.family.async_drivers
+
+    def sync_url(self, url: URL) -> URL:
+        """`url` through the column's driver when that driver is sync."""
+        return self.family.with_driver(url, self.driver) if self.driver and (
+            self.driver in self.family.sync_drivers) else url
 
 
 class Settings(Options):
@@ -118,10 +139,11 @@ def _async_driver(name: str, family: Backend, drivers: Pairs) -> Sourced[str] | 
 
 def _spec(name: str, urls: Pairs, providers: Pairs, images: Pairs,
           drivers: Pairs) -> BackendSpec:
-    raw = _url_for(name, urls)
+    base, _, driver = name.partition("+")
+    raw = (urls.get(name) if driver else None) or _url_for(base, urls)
     url = _parse_url(name, raw) if raw else None
-    family = family_for(name, url.value.get_backend_name() if url else None)
-    named = family_for(name)
+    family = family_for(base, url.value.get_backend_name() if url else None)
+    named = family_for(base)
     if family is None:
         raise pytest.UsageError(
             f"dbmatrix: unknown backend {name!r}: known are {', '.join(KNOWN)}; a named backend "
@@ -139,8 +161,18 @@ def _spec(name: str, urls: Pairs, providers: Pairs, images: Pairs,
             f"dbmatrix: {provider.source} gives provider {provider.value!r} for {name!r}; "
             f"choose one of {', '.join(PROVIDERS)}"
         )
-    return BackendSpec(name, family, url, provider, images.get(name),
-                       _async_driver(name, family, drivers))
+    chosen = _async_driver(name, family, drivers)
+    if driver:
+        if driver not in family.drivers():
+            raise pytest.UsageError(
+                f"dbmatrix: backend {name!r} names the driver {driver!r}, which dbmatrix does "
+                f"not know for {family.kind}: choose one of "
+                f"{', '.join(f'{base}+{d}' for d in family.drivers())}")
+        if driver in family.async_drivers:
+            chosen = Sourced(driver, f"backend name {name}")
+        if url and driver in family.sync_drivers:
+            url = Sourced(family.with_driver(url.value, driver), url.source)
+    return BackendSpec(name, family, url, provider, images.get(name), chosen, driver or None)
 
 
 def resolve(config: pytest.Config) -> Settings:

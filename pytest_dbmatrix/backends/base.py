@@ -105,6 +105,10 @@ class Backend:
     async_drivers: ClassVar[tuple[str, ...]] = ()
     """Drivers of SQLAlchemy's asyncio extension for this family, the default first; each is
     also the module to import and the name to `pip install`."""
+    sync_drivers: ClassVar[tuple[str, ...]] = ()
+    """Sync drivers a backend name may pick as its matrix column (`postgresql+psycopg`), with
+    the async ones: the sync fixtures run through a sync driver, the db_async_* fixtures
+    through an async one (psycopg 3 is both)."""
     atomic_statements: ClassVar[bool] = False
     """A failed statement is undone alone and the transaction goes on, so a statement expected
     to succeed needs no SAVEPOINT (PostgreSQL aborts the whole transaction instead)."""
@@ -206,6 +210,12 @@ class Backend:
     def with_driver_defaults(self, url: URL) -> URL:
         """`url` with the driver settings the family needs and the user did not give."""
         return url
+
+    def drivers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.sync_drivers + self.async_drivers))
+
+    def with_driver(self, url: URL, driver: str) -> URL:
+        return url.set(drivername=f"{url.get_backend_name()}+{driver}")
 
     def async_url(self, url: URL, driver: str | None = None) -> URL:
         """`url`'s database through an async driver: `driver`, or the family's default."""

@@ -26,6 +26,7 @@ class MSSQLBackend(Backend):
     product = "SQL Server"
     min_version = (14,)
     async_drivers = ("aioodbc",)
+    sync_drivers = ("pyodbc",)
     alter_needs_existing_type = ("nullable",)
     static_dialect_class = "sqlalchemy.dialects.mssql.base:MSDialect"
     static_server_version = (16,)

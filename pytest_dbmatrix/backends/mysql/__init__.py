@@ -37,6 +37,7 @@ class MySQLBackend(Backend):
     bind_errors = (*Backend.bind_errors, "bind on tcp/ip port")
     server_kinds = frozenset({"mysql", "mariadb"})
     async_drivers = ("aiomysql", "asyncmy")
+    sync_drivers = ("pymysql",)
     atomic_statements = True
     alter_needs_existing_type = ("nullable", "new_column_name", "comment")
     alter_type_resets_nullable = True

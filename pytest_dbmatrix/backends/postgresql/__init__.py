@@ -28,6 +28,7 @@ class PostgreSQLBackend(Backend):
     product = "PostgreSQL"
     min_version = (13,)
     async_drivers = ("asyncpg", "psycopg")
+    sync_drivers = ("psycopg2", "psycopg")
     deferrable_foreign_keys = True
     reflects_enum_types = True
     static_dialect_class = "sqlalchemy.dialects.postgresql.psycopg2:PGDialect_psycopg2"

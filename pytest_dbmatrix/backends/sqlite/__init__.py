@@ -21,6 +21,7 @@ class SQLiteBackend(Backend):
     product = "SQLite"
     min_version = (3, 25)
     async_drivers = ("aiosqlite",)
+    sync_drivers = ("pysqlite",)
     atomic_statements = True
     deferrable_foreign_keys = True
     optional_foreign_keys = True
