@@ -225,6 +225,60 @@ def db_session(engine):
     Base.metadata.drop_all(engine)
 """
 
+ASYNC_TESTS = """
+import pytest
+import sqlalchemy as sa
+from models import Customer, Order
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("n", range({count}))
+async def test_orm(db_async_session, n):
+    db_async_session.add(Customer(name=f"c{{n}}", orders=[Order(total=n), Order(total=n + 1)]))
+    await db_async_session.commit()
+    assert await db_async_session.scalar(sa.select(sa.func.count()).select_from(Order)) == 2
+    assert (await db_async_session.scalars(sa.select(Customer.name))).all() == [f"c{{n}}"]
+"""
+"""The ORM tests of the isolation group, async: the same SQL through the async driver."""
+
+ASYNC_FLOOR = """
+import os
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from models import Base
+
+@pytest.fixture(scope="session")
+def schema():
+    engine = sa.create_engine(os.environ["BENCH_URL"])
+    Base.metadata.create_all(engine)
+    yield
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+
+@pytest_asyncio.fixture
+async def db_async_session(schema):
+    engine = create_async_engine(os.environ["BENCH_ASYNC_URL"])
+    if engine.dialect.name == "sqlite":  # SAVEPOINTs need pysqlite's own BEGIN off
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+        @sa.event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        async with AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False) as session:
+            yield session
+        await transaction.rollback()
+    await engine.dispose()
+"""
+"""The hand-written async savepoint fixture: an engine per test (each test has its own event
+loop, which an async engine cannot outlive), a rolled-back transaction, SAVEPOINT commits."""
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mariadb": "aiomysql"}
+
+
 TEMPLATE_CLONE = """
 import itertools
 import os
@@ -530,6 +584,41 @@ def isolation_rows(bench: Bench, backend: str) -> None:
                           f"{et / bt:.2f}x", f"dbmatrix is {et / at:.1f}x faster"))
 
 
+def async_rows(bench: Bench) -> None:
+    """300 async ORM tests per backend: dbmatrix's db_async_session against the hand-written
+    async savepoint fixture (the floor), in alternating rounds."""
+    for backend in live_backends(bench):
+        async_backend_rows(bench, backend)
+
+
+def async_backend_rows(bench: Bench, backend: str) -> None:
+    n = bench.count
+    group = f"async, {n} ORM tests through the async driver, {bench.tables} tables"
+    asyncio = ["-p", "asyncio"]  # its entry point name, under which dbmatrix finds it
+    tests = ASYNC_TESTS.format(count=n)
+    plugin = bench.project(f"async_a_{backend}", None, tests)
+    floor = bench.project(f"async_b_{backend}", ASYNC_FLOOR, tests)
+    driver = ASYNC_DRIVERS[backend]
+    column = f"{backend}+{driver}"
+    with target_url(bench, backend) as url:
+        sync = sa.make_url(url)
+        if backend == "sqlite":
+            sync = sync.set(database=str(bench.root / f"async_{backend}.db"))
+        env = {"BENCH_URL": sync.render_as_string(hide_password=False),
+               "BENCH_ASYNC_URL": sync.set(drivername=f"{sync.get_backend_name()}+{driver}")
+               .render_as_string(hide_password=False)}
+        b, a = bench.alternate(
+            lambda: bench.time(floor, [*asyncio, "-p", "no:dbmatrix"], env, repeat=1),
+            lambda: bench.time(plugin, [*asyncio, f"--dbmatrix={column}", "--dbmatrix-strict"],
+                               dbmatrix_env(backend), repeat=1))
+    bench.rows.append(Row(group, "(b) hand-written async savepoint fixture (floor)", column, b,
+                          per_test(b, n), "1.00x"))
+    bench.rows.append(Row(group, "(a) dbmatrix db_async_session", column, a, per_test(a, n),
+                          f"{a / b:.2f}x"))
+    bench.checks.append((f"{column}: dbmatrix's async isolation within {ISOLATION_TARGET}x of "
+                         f"the floor ({a / b:.2f}x)", a / b <= ISOLATION_TARGET))
+
+
 def startup_rows(bench: Bench) -> None:
     """Session start-up and teardown per provider: one test, whole process, minus no plugin."""
     path = bench.project("startup", None, ONE_TEST)
@@ -746,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instructions", action="store_true",
                         help="also count the overhead group's instructions under valgrind's "
                              "callgrind: deterministic where wall time is noisy (minutes)")
-    parser.add_argument("--only", choices=("isolation", "startup", "overhead", "xdist", "merge"),
+    parser.add_argument("--only", choices=("isolation", "async", "startup", "overhead", "xdist",
+                                           "merge"),
                         action="append", help="run only these groups (repeatable)")
     args = parser.parse_args(argv)
     count = args.tests or (100 if args.quick else 300)
@@ -757,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(Path(tmp), count, repeat, max(3, args.tables),
                       instructions=args.instructions)
         groups: dict[str, Callable[[Bench], None]] = {
-            "isolation": all_isolation_rows,
+            "isolation": all_isolation_rows, "async": async_rows,
             "startup": startup_rows, "overhead": overhead_rows, "xdist": xdist_rows,
             "merge": merge_rows,
         }
