@@ -153,8 +153,12 @@ HAZARDS: tuple[Hazard, ...] = (
        "asyncpg refuses an aware datetime for a timestamp WITHOUT time zone column (psycopg2 "
        "and psycopg 3 accept it): declare DateTime(timezone=True), or write naive UTC",
        error('asyncpg rejects the value')),
+    # Measured 2026-12-02: text() with a str bound for an integer column is refused by psycopg 3
+    # and asyncpg with the message above; asyncpg refuses a str even in a typed insert()
+    # ('str' object cannot be interpreted as an integer), which psycopg 3 converts.
     _h("server-side-binding", "postgresql",
-       r"is of type [\w ]+ but expression is of type character varying",
+       r"is of type [\w ]+ but expression is of type character varying|"
+       r"'str' object cannot be interpreted as an integer",
        "psycopg 3 and asyncpg send typed parameters: a str for an integer or numeric column is "
        "refused where psycopg2 (client-side interpolation) accepted it; pass int or Decimal, "
        "or CAST in the SQL",

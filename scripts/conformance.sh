@@ -24,6 +24,8 @@ for app in shop byodb rich_types; do
   run_sample "$app" --dbmatrix-conformance --dbmatrix-metadata="$app.models:Base"
 done
 run_sample alembic_bad --dbmatrix-alembic-ini=alembic_bad/alembic.ini
+run_sample async_drivers async_drivers/driver_hazards.py --dbmatrix=sqlite+aiosqlite \
+    --dbmatrix-metadata=async_drivers.models:Base
 
 echo
 if [ "$status" -eq 0 ]; then

@@ -232,3 +232,35 @@ def test_cascade_conflicts_are_cycles_and_multiple_paths_computed_once_per_plan(
     assert [problem for _, problem in found["c"]] == ["multiple cascade paths from a"]
     assert cascade_conflicts(plan) is found
     assert cascade_conflicts(SchemaPlan.of(sa.MetaData())) == {}
+
+
+DRIVER_COLUMNS = ("sqlite+aiosqlite,postgresql+asyncpg,postgresql+psycopg,mariadb+aiomysql,"
+                  "mysql+asyncmy")
+
+
+def test_async_driver_sample_fails_where_expected_and_nowhere_else(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    """conformance/async_drivers: hand-written async tests through every async driver."""
+    shutil.copytree(SAMPLES / "async_drivers", pytester.path / "async_drivers")
+    pytester.syspathinsert()
+    pytester.runpytest("async_drivers/driver_hazards.py", f"--dbmatrix={DRIVER_COLUMNS}",
+                       "--dbmatrix-strict", "--dbmatrix-metadata=async_drivers.models:Base",
+                       "--dbmatrix-report=report.json", "-p", "no:cacheprovider")
+    checker = _check_module()
+    assert checker.check(SAMPLES / "async_drivers", pytester.path / "report.json") == []
+    report = json.loads((pytester.path / "report.json").read_text())
+    failing = {i["test"].rsplit("::", 1)[-1]: set(i["failed_on"])
+               for i in report["incompatibilities"]}
+    assert failing == {"test_aware_datetime_into_a_naive_column": {"postgresql+asyncpg"},
+                       "test_string_bound_to_an_integer_column": {"postgresql+asyncpg",
+                                                                  "postgresql+psycopg"}}
+
+
+def _check_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check", SAMPLES / "check.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
