@@ -21,6 +21,8 @@ from tests.test_migrations import (
 
 STOCK_ENV = Path(alembic.__file__).parent / "templates" / "generic" / "env.py"
 """The env.py that `alembic init` writes: connects with sqlalchemy.url, ignores attributes."""
+ASYNC_ENV = Path(alembic.__file__).parent / "templates" / "async" / "env.py"
+"""`alembic init -t async`: async_engine_from_config(sqlalchemy.url), asyncio.run, run_sync."""
 ENGINE_ENV = '''
 from alembic import context
 from sqlalchemy import engine_from_config, pool
@@ -61,7 +63,7 @@ def shapes(pytester: pytest.Pytester) -> dict[str, str]:
     return dict(data["migrations"]["env_shapes"])
 
 
-@pytest.mark.parametrize("shape", ["connection", "engine", "url"])
+@pytest.mark.parametrize("shape", ["connection", "engine", "url", "async"])
 def test_every_common_env_py_shape_migrates_the_runs_own_database(
         pytester: pytest.Pytester, live_urls: dict[str, str], shape: str) -> None:
     write_history(pytester.path, {"e01": CREATE, "e02": TWO_COLUMNS})
@@ -70,17 +72,20 @@ def test_every_common_env_py_shape_migrates_the_runs_own_database(
         env.write_text(ENGINE_ENV)
     elif shape == "url":
         shutil.copy(STOCK_ENV, env)
+    elif shape == "async":
+        shutil.copy(ASYNC_ENV, env)
     pytester.makeini(INI + CHECKS)
     result = run_migrations(pytester, f"--dbmatrix={LIVE}")
     # e02 runs two DDL statements: atomicity fails on MySQL and MariaDB, so the failure it
     # injects reached env.py's own connection; every other check passes on every backend.
     # The stock template's own SQLite engine is pysqlite's default, which commits DDL at
     # once (no BEGIN before it): the revision is not atomic there either, as in production.
-    non_atomic = ["mysql", "mariadb"] + (["sqlite"] if shape == "url" else [])
+    own_engine = shape in ("url", "async")  # aiosqlite commits DDL at once like pysqlite
+    non_atomic = ["mysql", "mariadb"] + (["sqlite"] if own_engine else [])
     assert findings(pytester) == {("atomicity", "non-atomic-revision", "e02", backend)
                                   for backend in non_atomic}, result.stdout.str()
     assert "skipped" not in result.parseoutcomes()
-    assert shapes(pytester) == dict.fromkeys(LIVE.split(","), shape)
+    assert shapes(pytester) == dict.fromkeys(LIVE.split(","), "url" if own_engine else shape)
     assert not (pytester.path / "never-used.db").exists()  # the ini's sqlalchemy.url
 
 
@@ -174,3 +179,28 @@ def test_a_baseline_that_cannot_be_loaded_names_the_option(pytester: pytest.Pyte
     result.stdout.fnmatch_lines([
         "*dbmatrix: option --dbmatrix-alembic-baseline names 'baseline_models:Missing', which "
         "cannot be loaded (AttributeError: *Missing*); give module:attribute of a MetaData*"])
+
+
+ASYNC_FIXTURE_TEST = '''
+import asyncio
+
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_migrates_inside_a_running_loop(dbmatrix_alembic):
+    asyncio.get_running_loop()  # the async env.py's asyncio.run() cannot start here
+    dbmatrix_alembic.migrate_up_to("heads")
+    assert "item" in dbmatrix_alembic.table_names()
+'''
+
+
+def test_async_env_py_runs_from_an_async_test(pytester: pytest.Pytester,
+                                              live_urls: dict[str, str]) -> None:
+    """Alembic's async template under a running event loop: env.py runs in a thread of its own."""
+    write_history(pytester.path, {"e01": CREATE})
+    shutil.copy(ASYNC_ENV, pytester.path / "migrations" / "env.py")
+    pytester.makepyfile(test_async_fixture=ASYNC_FIXTURE_TEST)
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade\n")
+    result = run_migrations(pytester, f"--dbmatrix={LIVE}")
+    result.assert_outcomes(passed=2 * 4)  # the check and the async test on four backends

@@ -192,19 +192,28 @@ class Runner:
             facts.opts = dict(context.opts)
             return work(facts.heads, context)
 
-        url = self.database.url.render_as_string(hide_password=False)
+        url = self._env_url().render_as_string(hide_password=False)
         with self._config(conn, url) as config:
             env = EnvironmentContext(config, self.script, fn=fn, as_sql=False, **kw)
             guard = ConnectionGuard(env, conn, self.database.engine, facts, capture)
             try:
                 with env:
-                    self.script.run_env()
+                    outside_a_running_loop(self.script.run_env)
             finally:
                 guard.unwatch()
         if not facts.opts:
             raise ContractBroken("env.py never called context.run_migrations() on the "
                                  f"database it was given; {CONTRACT_HELP}")
         return facts
+
+    def _env_url(self) -> URL:
+        """The run's migration database for sqlalchemy.url: through an async driver (the
+        backend's, or the family's default) when env.py makes an async engine."""
+        url = self.database.url
+        if not self.history.env_is_async:
+            return url
+        spec = self.database.live.spec
+        return spec.family.async_url(url, spec.async_driver.value if spec.async_driver else None)
 
     def _connected(self, work: Callable[[Connection], EnvFacts]) -> EnvFacts:
         with self.database.engine.connect() as conn:
@@ -255,3 +264,18 @@ class Runner:
     def connection(self) -> Iterator[Connection]:
         with self.database.engine.connect() as conn:
             yield conn
+
+
+def outside_a_running_loop(work: Callable[[], Any]) -> Any:
+    """Run `work` here, or in a thread of its own when this thread runs an event loop: an async
+    env.py calls asyncio.run(), which refuses to start inside a running loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    from concurrent.futures import ThreadPoolExecutor  # only under a running loop
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()

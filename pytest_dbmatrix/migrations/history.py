@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
+
+ASYNC_ENV = re.compile(r"\basync_engine_from_config\b|\bcreate_async_engine\b")
 
 
 class HistoryError(Exception):
@@ -39,6 +42,17 @@ class History:
         except CommandError as exc:
             raise HistoryError(f"dbmatrix: cannot load the Alembic scripts of "
                                f"{self.config.config_file_name}: {exc}") from None
+
+    @cached_property
+    def env_is_async(self) -> bool:
+        """env.py makes an async engine (Alembic's `async` template, `run_sync`): it gets an
+        async driver's URL of the run's migration database in sqlalchemy.url."""
+        env = Path(self.script.dir) / "env.py"
+        try:
+            source = env.read_text(encoding="utf-8")
+        except OSError:
+            return False
+        return ASYNC_ENV.search(source) is not None
 
     @cached_property
     def ordered(self) -> list[Script]:
