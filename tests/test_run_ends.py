@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -169,6 +170,22 @@ def test_only_the_runs_own_sessions_are_ended(tmp_path: Path,
     # the other database's session is alive, its transaction and row still there
     assert scratch_session.scalar(sa.text("SELECT count(*) FROM kept")) == 1
     assert scratch_session.in_transaction()
+
+
+def test_workers_cleanup_lines_reach_the_controllers_summary(tmp_path: Path) -> None:
+    """Under xdist the worker that ran the holding test ends that session; its line is in
+    the controller's summary, which it sends through workeroutput."""
+    (tmp_path / "test_inner.py").write_text(HOLDING_FIXTURE_TESTS)
+    result = run_pytest(tmp_path, "--dbmatrix=postgresql", "--dbmatrix-strict", "-n", "2",
+                        "--dbmatrix-lock-timeout=2", env=_env(), timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    ended = re.findall(r"^dbmatrix cleanup: postgresql: ended 1 session\(s\) still connected to "
+                       r"the run's database (dbmatrix_\w+_gw[01]_postgresql) \(pid \d+ \(idle in "
+                       r"transaction\)\), then dropped it$", result.stdout, re.MULTILINE)
+    assert len(ended) == 1, output
+    assert ended[0] not in _databases("postgresql")
+    assert "dbmatrix cleanup problem" not in output
 
 
 # --- statement timeout ------------------------------------------------------------------------

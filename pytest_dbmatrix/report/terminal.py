@@ -100,7 +100,7 @@ def write_summary(tr: Any, state: MatrixState) -> None:
     if not matrix.tests or mode == "none":
         return
     write_results(tr, matrix, mode)
-    for step in state.provisioner.steps:
+    for step in [*state.provisioner.steps, *state.worker_cleanup_steps]:
         tr.write_line(f"dbmatrix cleanup: {step}", yellow=True)
     for problem in state.cleanup_problems:
         tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)
