@@ -1,12 +1,16 @@
 """Every test ends clean: connections it took from the plugin's engines and did not return are
 reported against it by name and closed; a statement cancelled by the statement timeout says
-which test, backend and setting."""
+which test, backend and setting; Ctrl-C cancels the statements running on those engines."""
 
 from __future__ import annotations
 
 import gc
+import signal
+import socket
+import threading
 import warnings
 from collections.abc import Generator
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 import pytest
@@ -27,6 +31,65 @@ class Checkout(NamedTuple):
     fairy: Any
 
 
+class Interrupter:
+    """Ctrl-C cancels the statements running on the watched engines' connections.
+
+    A driver that waits in C and retries on signals (psycopg2: libpq's poll loop) hears of
+    Ctrl-C only when its statement ends, which a statement waiting for a lock may never do. So
+    Python's C signal handler also writes the signal to a wakeup fd; a thread reading it asks
+    each checked-out connection's family to cancel its statement; the main thread, back in
+    Python, raises KeyboardInterrupt as usual and the run cleans up. Not installed off the
+    main thread or when another wakeup fd is set (an asyncio loop's signal handlers)."""
+
+    def __init__(self) -> None:
+        self.connections: dict[int, tuple[LiveBackend, Any]] = {}
+        """id of a pool record -> its backend and DBAPI connection, while checked out."""
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+
+    def start(self) -> None:
+        if self._pair is not None or threading.current_thread() is not threading.main_thread():
+            return
+        reader, writer = socket.socketpair()
+        writer.setblocking(False)  # the signal handler must never block
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        if previous != -1:  # someone else's: leave it
+            signal.set_wakeup_fd(previous)
+            reader.close()
+            writer.close()
+            return
+        self._pair = (reader, writer)
+        threading.Thread(target=self._listen, args=(reader,), name="dbmatrix-ctrl-c",
+                         daemon=True).start()
+
+    def _listen(self, reader: socket.socket) -> None:
+        while True:
+            try:
+                data = reader.recv(64)
+            except OSError:
+                return
+            if not data:  # stop() closed the other end
+                return
+            if signal.SIGINT in data:
+                self.cancel_all()
+
+    def cancel_all(self) -> None:
+        for backend, dbapi_connection in list(self.connections.values()):
+            with suppress(Exception):  # closed meanwhile, or a driver without cancel
+                backend.family.cancel(dbapi_connection)
+
+    def stop(self) -> None:
+        if self._pair is None:
+            return
+        reader, writer = self._pair
+        self._pair = None
+        if threading.current_thread() is threading.main_thread():
+            current = signal.set_wakeup_fd(-1)
+            if current not in (-1, writer.fileno()):  # replaced since: not ours to clear
+                signal.set_wakeup_fd(current)
+        writer.close()
+        reader.close()
+
+
 class ConnectionWatch:
     """Pool checkouts of the watched engines, by test; hooks that report and close leaks.
 
@@ -40,6 +103,7 @@ class ConnectionWatch:
         self.fixture: str | None = None
         self.out: dict[int, Checkout] = {}
         self.watched: set[int] = set()
+        self.interrupter = Interrupter()
 
     def watch(self, backend: LiveBackend) -> None:
         """Follow the backend's engine (once): checkouts, checkins, statement timeouts."""
@@ -47,12 +111,16 @@ class ConnectionWatch:
         if id(engine) in self.watched:
             return
         self.watched.add(id(engine))
+        self.interrupter.start()
+        running = self.interrupter.connections
 
-        def checkout(_dbapi: Any, record: Any, fairy: Any) -> None:
+        def checkout(dbapi: Any, record: Any, fairy: Any) -> None:
+            running[id(record)] = (backend, dbapi)
             if self.test is not None and self.fixture is None:
                 self.out[id(record)] = Checkout(self.test, backend, fairy)
 
         def checkin(_dbapi: Any, record: Any) -> None:
+            running.pop(id(record), None)
             self.out.pop(id(record), None)
 
         def handle_error(context: Any) -> None:
@@ -77,6 +145,10 @@ class ConnectionWatch:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.test = item.nodeid
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        self.interrupter.stop()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None]:

@@ -292,9 +292,8 @@ class Provisioner:
             raise BackendUnavailable(spec.name, reason) from None
         with conn:
             try:
-                reaped = stale_databases(spec.family.list_databases(conn), self.run)
-                for stale in reaped:
-                    spec.family.drop_database(conn, stale)
+                spec.family.bound_locks(conn, self.settings.lock_timeout.value)
+                reaped = self._reap(spec, conn)
                 spec.family.create_database(conn, name)
             except sa_exc.DBAPIError as exc:
                 raise self._cannot_create(spec, server, exc) from None
@@ -303,6 +302,21 @@ class Provisioner:
             f"run from this host drops it if this one cannot)",
             lambda: self._drop_database(spec, server.url, name)))
         return name, reaped
+
+    def _reap(self, spec: BackendSpec, conn: sa.Connection) -> list[str]:
+        """Drop the databases killed or interrupted runs left here; one that a session
+        still holds past the lock timeout is left for a later run, said in the summary."""
+        reaped = []
+        for stale in stale_databases(spec.family.list_databases(conn), self.run):
+            try:
+                spec.family.drop_database(conn, stale)
+            except sa_exc.DBAPIError as exc:
+                self.steps.append(f"{spec.name}: could not drop {stale}, left by a killed run, "
+                                  f"within the lock timeout ({self._line(exc)}); a later run "
+                                  f"tries again")
+                continue
+            reaped.append(stale)
+        return reaped
 
     def _cannot_create(self, spec: BackendSpec, server: Server,
                        exc: BaseException) -> BackendUnavailable:

@@ -56,6 +56,9 @@ class MatrixState:
     is_worker: bool = False
     report_sections: dict[str, Callable[[], Any]] = field(default_factory=dict)
     cleanup_problems: list[str] = field(default_factory=list)
+    worker_cleanup_steps: list[str] = field(default_factory=list)
+    """On an xdist controller, its workers' cleanup steps (the provisioner has this
+    process's)."""
     lost_backends: dict[str, str] = field(default_factory=dict)
     watch_backend: Callable[[LiveBackend], None] = lambda backend: None
     """Follows a live backend's engine for leaked connections (connection_watch)."""

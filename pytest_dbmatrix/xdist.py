@@ -1,7 +1,9 @@
-"""pytest-xdist support: workers share the controller's run id and get databases of their own."""
+"""pytest-xdist support: workers share the controller's run id and get databases of their own;
+their cleanup lines reach the controller's summary."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ from pytest_dbmatrix.run_identity import RunIdentity
 from pytest_dbmatrix.run_state import MatrixState
 
 RUN_ID = "dbmatrix_run_id"
+CLEANUP = "dbmatrix_cleanup"
+"""workeroutput key: the worker's cleanup steps and problems, for the controller's summary."""
 
 
 def run_identity(config: pytest.Config) -> RunIdentity | None:
@@ -29,3 +33,23 @@ class XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID] = self.state.run.run_id
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None]:
+        """On a worker, once its databases are dropped (the plugin's trylast sessionfinish,
+        inside this wrapper) and before xdist's outer wrapper sends workeroutput."""
+        try:
+            return (yield)
+        finally:
+            output = getattr(session.config, "workeroutput", None)
+            if output is not None:
+                output[CLEANUP] = {"steps": list(self.state.provisioner.steps),
+                                   "problems": list(self.state.cleanup_problems)}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """On the controller: keep a finished worker's cleanup lines for the summary."""
+        cleanup = getattr(node, "workeroutput", {}).get(CLEANUP)
+        if cleanup:
+            self.state.worker_cleanup_steps += cleanup["steps"]
+            self.state.cleanup_problems += cleanup["problems"]

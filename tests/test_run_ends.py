@@ -6,10 +6,17 @@ within the dead-host bound. Inner runs are subprocesses bounded by RUN_TIMEOUT."
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -17,7 +24,7 @@ import sqlalchemy as sa
 
 from pytest_dbmatrix.backends import FAMILIES
 from tests.conftest import LIVE_URLS
-from tests.test_reliability import clean_env, run_pytest
+from tests.test_reliability import clean_env, run_owners, run_pytest, wait_for
 
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 RUN_TIMEOUT = 90
@@ -163,6 +170,22 @@ def test_only_the_runs_own_sessions_are_ended(tmp_path: Path,
     # the other database's session is alive, its transaction and row still there
     assert scratch_session.scalar(sa.text("SELECT count(*) FROM kept")) == 1
     assert scratch_session.in_transaction()
+
+
+def test_workers_cleanup_lines_reach_the_controllers_summary(tmp_path: Path) -> None:
+    """Under xdist the worker that ran the holding test ends that session; its line is in
+    the controller's summary, which it sends through workeroutput."""
+    (tmp_path / "test_inner.py").write_text(HOLDING_FIXTURE_TESTS)
+    result = run_pytest(tmp_path, "--dbmatrix=postgresql", "--dbmatrix-strict", "-n", "2",
+                        "--dbmatrix-lock-timeout=2", env=_env(), timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    ended = re.findall(r"^dbmatrix cleanup: postgresql: ended 1 session\(s\) still connected to "
+                       r"the run's database (dbmatrix_\w+_gw[01]_postgresql) \(pid \d+ \(idle in "
+                       r"transaction\)\), then dropped it$", result.stdout, re.MULTILINE)
+    assert len(ended) == 1, output
+    assert ended[0] not in _databases("postgresql")
+    assert "dbmatrix cleanup problem" not in output
 
 
 # --- statement timeout ------------------------------------------------------------------------
@@ -327,3 +350,209 @@ def _call_seconds(output: str, test: str) -> float:
             if line.endswith(f"call     {test}")]
     assert took, output
     return took[0]
+
+
+# --- Ctrl-C during one of the waits -----------------------------------------------------------
+
+LOCK_TIMEOUT = 3
+"""The inner runs' --dbmatrix-lock-timeout: a run interrupted in a wait ends within it and a
+few seconds more."""
+
+WAITING_TEST = """
+import os
+from pathlib import Path
+import pytest
+import sqlalchemy as sa
+
+KEPT = []
+
+@pytest.fixture(scope="session")
+def holder(db_url):
+    # a session of its own engine on the run's database, holding a row lock until the end
+    engine = sa.create_engine(db_url.render_as_string(hide_password=False))
+    conn = engine.connect()
+    conn.exec_driver_sql("CREATE TABLE held (x INTEGER)")
+    conn.exec_driver_sql("INSERT INTO held VALUES (1)")
+    conn.commit()
+    conn.exec_driver_sql("UPDATE held SET x = 2")
+    KEPT.append(conn)  # never closed, nor collected
+    yield conn
+
+def test_waits(request, db_connection, dbmatrix_backend):
+    Path(os.environ["READY"]).write_text(dbmatrix_backend.database)
+    if os.environ["HOLDER"] == "outsider":  # the outer test's session on its scratch database
+        db_connection.exec_driver_sql(f"UPDATE {os.environ['SCRATCH']}.kept SET x = 3")
+    else:
+        request.getfixturevalue("holder")
+        db_connection.exec_driver_sql("UPDATE held SET x = 3")
+"""
+
+TEARDOWN_WAITING_TEST = """
+import os
+import time
+from pathlib import Path
+import pytest
+import sqlalchemy as sa
+
+KEPT = []
+
+@pytest.fixture(scope="session")
+def holder(db_engine, db_url):
+    # set up after db_engine, so torn down before db_engine drops the models: a session of
+    # its own engine on the run's database, in a transaction that read customers
+    engine = sa.create_engine(db_url.render_as_string(hide_password=False))
+    conn = engine.connect()
+    conn.exec_driver_sql("SELECT count(*) FROM customers").all()
+    KEPT.append(conn)  # never closed, nor collected
+    yield conn
+
+def test_done(request, db_engine, dbmatrix_backend):
+    ready, go = Path(os.environ["READY"]), Path(os.environ["READY"] + ".go")
+    if os.environ["HOLDER"] != "outsider":
+        request.getfixturevalue("holder")
+    ready.write_text(dbmatrix_backend.database)
+    deadline = time.monotonic() + 30  # the outer test's outsider takes its lock meanwhile
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+"""
+
+WAITING_SESSIONS = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = :database "
+                  "AND wait_event_type = 'Lock'",
+    "mariadb": "SELECT count(*) FROM information_schema.processlist p LEFT JOIN "
+               "information_schema.innodb_trx t ON t.trx_mysql_thread_id = p.id "
+               "WHERE p.db = :database AND (t.trx_state = 'LOCK WAIT' "
+               "OR p.state LIKE 'Waiting for%lock')",
+}
+"""Sessions on the run's database waiting for a lock: row lock, table lock or metadata lock."""
+
+
+def _waiting(backend: str, database: str) -> bool:
+    engine = sa.create_engine(LIVE_URLS[backend], poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            count = conn.execute(sa.text(WAITING_SESSIONS[backend]), {"database": database})
+            return bool(count.scalar())
+    finally:
+        engine.dispose()
+
+
+def _family(conn: sa.Connection) -> str:
+    return "postgresql" if conn.engine.dialect.name == "postgresql" else "mariadb"
+
+
+def _interrupt_in_wait(tmp_path: Path, backend: str, tests: str, holder: str,
+                       scratch: sa.Connection, *args: str) -> tuple[int, float, str, str, int]:
+    """Start a run, wait until one of its sessions waits for a lock, press Ctrl-C (SIGINT to
+    the process group, as a terminal does); the exit code, the seconds from Ctrl-C to the
+    end, the output, the run's database and the run's pid."""
+    (tmp_path / "test_inner.py").write_text(tests)
+    ready = tmp_path / "ready"
+    marker = f"dbm-ctrlc-{secrets.token_hex(4)}"
+    env = _env(READY=str(ready), HOLDER=holder, SCRATCH=scratch.engine.url.database or "",
+               DBM_MARKER=marker)
+    out = (tmp_path / "output").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+         f"--dbmatrix={backend}", "--dbmatrix-strict", f"--dbmatrix-lock-timeout={LOCK_TIMEOUT}",
+         *args, "test_inner.py"],
+        cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(ready.exists, 60, "the run to reach its test")
+        database = ready.read_text()
+        if holder == "outsider" and "--dbmatrix-metadata=models:metadata" in args:
+            # MariaDB: a session on another database reads the run's table, in a transaction
+            scratch.exec_driver_sql(f"SELECT count(*) FROM `{database}`.customers").all()
+            (tmp_path / "ready.go").touch()
+        wait_for(lambda: _waiting(backend, database), 30, "a session to wait for a lock")
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        pressed = time.monotonic()
+        with suppress(subprocess.TimeoutExpired):  # a run that does not end fails below
+            proc.wait(timeout=LOCK_TIMEOUT + 60)
+        took = time.monotonic() - pressed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out.close()
+    wait_for(lambda: not run_owners(marker), 60, "the run's processes to end")
+    return proc.returncode, took, (tmp_path / "output").read_text(), database, proc.pid
+
+
+def _assert_cleaned_up_or_reaped(tmp_path: Path, backend: str, output: str,
+                                 database: str) -> None:
+    """The run's database is gone, or one line says it was left for a later run, which
+    drops it."""
+    left = [line for line in output.splitlines()
+            if line.startswith(f"dbmatrix cleanup problem: {backend}: dropping the run's "
+                               f"database {database} ") and "(a later run from this host "
+                              "drops it if this one cannot)" in line]
+    if not left:
+        assert database not in _databases(backend), output
+        return
+    assert len(left) == 1, output
+    result = _later_run(tmp_path, backend)
+    # gone after it: it says "removed 1 database(s) left by killed runs: <database>", unless
+    # another run from this host (the machine is shared) reaped it a moment before
+    assert database not in _databases(backend), result.stdout
+
+
+def _later_run(tmp_path: Path, backend: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_inner.py").write_text("def test_quick(db_connection):\n    pass\n")
+    result = run_pytest(tmp_path, f"--dbmatrix={backend}", "--dbmatrix-strict",
+                        f"--dbmatrix-lock-timeout={LOCK_TIMEOUT}", "test_inner.py", env=_env(),
+                        timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stdout
+    return result
+
+
+def _assert_untouched(scratch: sa.Connection) -> None:
+    """The outer test's session on its own database: alive, in its transaction, its row
+    there."""
+    assert scratch.in_transaction()
+    assert scratch.scalar(sa.text("SELECT count(*) FROM kept")) == 1
+
+
+WAIT_CASES = [("postgresql", "fixture"), ("mariadb", "fixture"), ("mariadb", "outsider")]
+"""Who holds the lock: a session fixture's connection of its own engine on the run's database
+(ended at the cleanup), or the outer test's session on its scratch database (MariaDB only:
+PostgreSQL's locks do not reach across databases), which no cleanup may touch."""
+
+
+@pytest.mark.parametrize(("scratch_session", "holder"), WAIT_CASES, indirect=["scratch_session"],
+                         ids=[f"{b}-{h}" for b, h in WAIT_CASES])
+def test_ctrl_c_while_a_test_waits_for_a_lock(tmp_path: Path, scratch_session: sa.Connection,
+                                              holder: str) -> None:
+    """Wait (a): the test's statement waits for a row lock another session holds."""
+    backend = _family(scratch_session)
+    code, took, output, database, _pid = _interrupt_in_wait(
+        tmp_path, backend, WAITING_TEST, holder, scratch_session)
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert took < LOCK_TIMEOUT + 10, output
+    _assert_untouched(scratch_session)
+    _assert_cleaned_up_or_reaped(tmp_path, backend, output, database)
+
+
+@pytest.mark.parametrize(("scratch_session", "holder"), WAIT_CASES, indirect=["scratch_session"],
+                         ids=[f"{b}-{h}" for b, h in WAIT_CASES])
+def test_ctrl_c_while_the_teardown_waits_for_a_lock(tmp_path: Path,
+                                                    scratch_session: sa.Connection,
+                                                    holder: str) -> None:
+    """Wait (b): the session teardown's drop of the dbmatrix_metadata tables waits for a
+    lock another session holds on them (and then the drop of the run's database)."""
+    backend = _family(scratch_session)
+    (tmp_path / "models.py").write_text(MODELS)
+    code, took, output, database, _pid = _interrupt_in_wait(
+        tmp_path, backend, TEARDOWN_WAITING_TEST, holder, scratch_session,
+        "--dbmatrix-metadata=models:metadata")
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert took < 2 * LOCK_TIMEOUT + 10, output  # the tables' drop, then the database's
+    _assert_untouched(scratch_session)
+    if holder == "outsider":  # MariaDB cannot drop a database a session holds a table of
+        assert database in _databases(backend), output
+        # a later run while the outsider still holds the run's table is not held up by it
+        result = _later_run(tmp_path, backend)
+        assert (f"dbmatrix cleanup: {backend}: could not drop {database}, left by a killed "
+                f"run, within the lock timeout (") in result.stdout, result.stdout
+    scratch_session.rollback()  # the outsider lets go of the run's table: a later run drops it
+    _assert_cleaned_up_or_reaped(tmp_path, backend, output, database)

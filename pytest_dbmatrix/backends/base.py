@@ -305,6 +305,11 @@ class Backend:
         makes an engine for a separate connection to ask the server."""
         return ""
 
+    def cancel(self, dbapi_connection: Any) -> None:
+        """Cancel the statement running on `dbapi_connection`, called from another thread on
+        Ctrl-C: for drivers that wait in C and retry on signals (so hear of Ctrl-C only when
+        the statement ends). Drivers a signal interrupts need nothing."""
+
     def end_sessions(self, conn: Connection, database: str) -> list[str]:
         """End the sessions connected to the run's own `database` (never any other), from
         the admin connection `conn`; a description of each ended session."""

@@ -108,7 +108,7 @@ def write_summary(tr: Any, state: MatrixState) -> None:
     sections = digest.sections(state.findings, state.triage)
     write_results(tr, matrix, mode, brief=brief(tr.config, state) and bool(sections["findings"]))
     digest.write(tr, sections)
-    for step in state.provisioner.steps:
+    for step in [*state.provisioner.steps, *state.worker_cleanup_steps]:
         tr.write_line(f"dbmatrix cleanup: {step}", yellow=True)
     for problem in state.cleanup_problems:
         tr.write_line(f"dbmatrix cleanup problem: {problem}", red=True)

@@ -131,6 +131,14 @@ class PostgreSQLBackend(Backend):
             return f"in a transaction{held}"
         return f"{state or 'gone'}{held}"
 
+    def cancel(self, dbapi_connection: Any) -> None:
+        """psycopg2 waits in libpq, which retries its poll() on EINTR: a statement waiting for
+        a lock would keep Ctrl-C waiting as long. PQcancel (psycopg2 and psycopg's `cancel`)
+        is made for another thread; on an idle session it does nothing."""
+        cancel = getattr(dbapi_connection, "cancel", None)
+        if cancel is not None:
+            cancel()
+
     def end_sessions(self, conn: Connection, database: str) -> list[str]:
         rows = conn.execute(self.END_SESSIONS, {"database": database}).all()
         return [f"pid {pid} ({state})" for pid, state, _ended in rows]
