@@ -98,7 +98,9 @@ class AsyncRun:
         chosen = backend.spec.async_driver
         url = backend.family.async_url(backend.url, chosen.value if chosen else None)
         try:
-            return run_async_engine(backend.family, url, self.state.settings)
+            engine = run_async_engine(backend.family, url, self.state.settings)
+            self.state.watch_backend(backend, engine.sync_engine)
+            return engine
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             reason = self._unusable[backend.name] = _missing_driver(backend, url, exc)
             self.state.fail_or_skip(reason)

@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import warnings
+import weakref
 from collections.abc import Generator
 from contextlib import suppress
 from typing import Any, NamedTuple
@@ -102,15 +103,17 @@ class ConnectionWatch:
         self.test: str | None = None
         self.fixture: str | None = None
         self.out: dict[int, Checkout] = {}
-        self.watched: set[int] = set()
+        self.watched: weakref.WeakSet[Engine] = weakref.WeakSet()
+        """Engines followed; weak: an async engine per event loop goes with its loop."""
         self.interrupter = Interrupter()
 
-    def watch(self, backend: LiveBackend) -> None:
-        """Follow the backend's engine (once): checkouts, checkins, statement timeouts."""
-        engine = backend.engine
-        if id(engine) in self.watched:
+    def watch(self, backend: LiveBackend, engine: Engine | None = None) -> None:
+        """Follow the backend's engine, or `engine` (an async engine's sync side), once:
+        checkouts, checkins, statement timeouts."""
+        engine = engine or backend.engine
+        if engine in self.watched:
             return
-        self.watched.add(id(engine))
+        self.watched.add(engine)
         self.interrupter.start()
         running = self.interrupter.connections
 
@@ -208,8 +211,14 @@ class ConnectionWatch:
 
 def _close(checkout: Checkout) -> None:
     """Invalidate the connection (the server ends its session and frees its locks); the one
-    shared connection of an in-memory SQLite database is rolled back and returned instead."""
+    shared connection of an in-memory SQLite database is rolled back and returned instead.
+    An async driver's connection outside its loop is terminated where the driver can (asyncpg);
+    else its loop's end closes it."""
     if isinstance(checkout.backend.engine.pool, sa.pool.StaticPool):
         checkout.fairy.close()
-    else:
+        return
+    try:
         checkout.fairy.invalidate()
+    except Exception:  # an async driver that needs its event loop to close
+        with suppress(Exception):
+            checkout.fairy.dbapi_connection.terminate()

@@ -18,7 +18,7 @@ from pytest_dbmatrix.settings import Settings
 from pytest_dbmatrix.triage import Triage
 
 if TYPE_CHECKING:
-    from pytest_dbmatrix.provision import LiveBackend
+    pass
 
 BACKEND_PARAM = "dbmatrix_backend"
 KEY = pytest.StashKey[str]()
@@ -60,8 +60,9 @@ class MatrixState:
     """On an xdist controller, its workers' cleanup steps (the provisioner has this
     process's)."""
     lost_backends: dict[str, str] = field(default_factory=dict)
-    watch_backend: Callable[[LiveBackend], None] = lambda backend: None
-    """Follows a live backend's engine for leaked connections (connection_watch)."""
+    watch_backend: Callable[..., None] = lambda backend, engine=None: None
+    """Follows a live backend's engine, or another engine of it (an async engine's sync side),
+    for leaked connections (connection_watch)."""
     """Backends a test could no longer connect to, with the message their later tests get."""
     started: float = field(default_factory=time.time)
     """When the run started (the JSON report's run.started)."""

@@ -556,3 +556,41 @@ def test_ctrl_c_while_the_teardown_waits_for_a_lock(tmp_path: Path,
                 f"run, within the lock timeout (") in result.stdout, result.stdout
     scratch_session.rollback()  # the outsider lets go of the run's table: a later run drops it
     _assert_cleaned_up_or_reaped(tmp_path, backend, output, database)
+
+
+ASYNC_LEAKING_TESTS = """
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_a_leaks(db_async_engine):
+    conn = await db_async_engine.connect()
+    await conn.exec_driver_sql("INSERT INTO customers (id) VALUES (1)")
+    globals()["kept"] = conn  # forgotten: open, in a transaction holding locks
+
+
+async def test_b_next(db_async_connection):
+    assert await db_async_connection.scalar(sa.text("SELECT count(*) FROM customers")) == 0
+"""
+
+
+@pytest.mark.parametrize("column", ["sqlite+aiosqlite", "postgresql+asyncpg",
+                                    "mariadb+aiomysql"])
+def test_a_connection_leaked_from_the_async_engine_is_named_too(tmp_path: Path,
+                                                                column: str) -> None:
+    (tmp_path / "models.py").write_text(MODELS)
+    (tmp_path / "test_inner.py").write_text(ASYNC_LEAKING_TESTS)
+    result = run_pytest(tmp_path, f"--dbmatrix={column}", "--dbmatrix-strict",
+                        "--dbmatrix-metadata=models:metadata", "--dbmatrix-lock-timeout=2",
+                        "--dbmatrix-report=report.json", "-rA", "-p", "asyncio", env=_env(),
+                        timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert (f"ERROR test_inner.py::test_a_leaks[{column}] - Failed: dbmatrix: "
+            f"test_a_leaks[{column}] left 1 connection open on {column}, ") in output, output
+    assert f"PASSED test_inner.py::test_b_next[{column}]" in output, output
+    assert "dbmatrix cleanup problem" not in output
+    backend = column.partition("+")[0]
+    if backend != "sqlite":
+        assert _run_database(tmp_path, column) not in _databases(backend)
