@@ -233,7 +233,8 @@ def test_merged_jobs_have_one_digest_of_all_their_findings(pytester: pytest.Pyte
     _, live = _run(pytester, "-k", "not static", "--dbmatrix-label=live")
     (pytester.path / "live.json").write_text(json.dumps(live))
     merged = subprocess.run([sys.executable, "-m", "pytest_dbmatrix", "merge", "static.json",
-                             "live.json", "--json", "merged.json"], cwd=pytester.path,
+                             "live.json", "--json", "merged.json", "--markdown", "summary.md"],
+                            cwd=pytester.path,
                             capture_output=True, text=True, timeout=60)
     assert merged.returncode in (0, 1), merged.stderr
     data = json.loads((pytester.path / "merged.json").read_text())
@@ -244,3 +245,6 @@ def test_merged_jobs_have_one_digest_of_all_their_findings(pytester: pytest.Pyte
             assert counts[entry["hazard"]] >= entry["count"]
     assert counts["length-unenforced"] == 2  # found live only, on departments and employees
     assert data["fail_on"] == "error"
+    summary = (pytester.path / "summary.md").read_text()
+    assert "### Findings by hazard" in summary
+    assert "| error | `varchar-length` | 3 | mariadb, mysql, oracle |" in summary

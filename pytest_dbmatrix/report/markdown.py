@@ -48,6 +48,7 @@ def render(data: dict[str, Any], limit: int = MAX_INCOMPATIBILITIES) -> str:
     else:
         lines.append("No incompatibilities: every test has the same outcome on every backend "
                      "where it passed.")
+    lines += _digest(data.get("digest") or [], limit)
     if baseline and baseline["fixed"]:
         fixed = baseline["fixed"]
         lines += ["", f"**Fixed since the baseline ({len(fixed)}):** "
@@ -77,5 +78,29 @@ def _rows(inc: dict[str, Any]) -> list[str]:
         rows.append("| " + " | ".join([
             test if n == 0 else "", _cell(", ".join(inc["passed_on"])) if n == 0 else "",
             _cell(backend), _cell(failure.get("dialect")), _code(error),
-            _cell(failure.get("hint") or "")]) + " |")
+            _cell(_fix(failure))]) + " |")
     return rows
+
+
+def _fix(failure: dict[str, Any]) -> str:
+    if not failure.get("hint"):
+        return ""
+    label = f"**{failure.get('severity') or 'error'}** {failure.get('hazard')}: "
+    return label + str(failure["hint"])
+
+
+def _digest(entries: list[dict[str, Any]], limit: int) -> list[str]:
+    """The findings by hazard, errors first, as the terminal and the HTML page give them."""
+    if not entries:
+        return []
+    lines = ["", f"### Findings by hazard ({sum(e['count'] for e in entries)})", "",
+             "| severity | hazard | count | backends | statuses | fix |",
+             "|---|---|---|---|---|---|"]
+    for entry in entries[:limit]:
+        statuses = ", ".join(f"{n} {s}" for s, n in entry["statuses"].items() if n)
+        lines.append("| " + " | ".join([
+            _cell(entry["severity"]), _code(entry["hazard"]), str(entry["count"]),
+            _cell(", ".join(entry["backends"])), _cell(statuses), _cell(entry["fix"])]) + " |")
+    if len(entries) > limit:
+        lines.append(f"… and {len(entries) - limit} more hazards (see the HTML or JSON report)")
+    return lines
