@@ -6,7 +6,6 @@ result (or re-raises the exception, pytest's skip and fail included) its check p
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,10 +14,6 @@ from pytest_dbmatrix.findings import Finding
 
 Check = Callable[[], list[Finding]]
 Result = tuple[list[Finding] | None, BaseException | None]
-SWITCH_INTERVAL = 0.001
-"""Seconds a thread holds the GIL while others wait (Python's default: 0.005). A thread whose
-query has returned waits for the GIL; with five busy threads the default added up to 5 ms to
-every round trip."""
 
 
 class RunInItem(Exception):
@@ -33,7 +28,6 @@ class Prefetch:
         self._futures: dict[str, Future[None]] = {}
         self._results: dict[str, Result] = {}
         self._stop = threading.Event()
-        self._interval: float | None = None
 
     def start(self, jobs: dict[str, list[tuple[str | None, Check]]]) -> None:
         """Run each backend's (node id, check) pairs in order, backends concurrently; a check
@@ -41,8 +35,6 @@ class Prefetch:
         jobs = {backend: checks for backend, checks in jobs.items() if checks}
         if not jobs:
             return
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(SWITCH_INTERVAL, self._interval))
         self._pool = ThreadPoolExecutor(max_workers=len(jobs),
                                         thread_name_prefix="dbmatrix-conformance")
         for backend, checks in jobs.items():
@@ -93,6 +85,3 @@ class Prefetch:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self._interval is not None:
-            sys.setswitchinterval(self._interval)
-            self._interval = None
