@@ -4,7 +4,9 @@ Runs `pytest --dbmatrix-conformance` in a subprocess on SQLite alone, then on SQ
 MySQL (dialect on MariaDB) and MariaDB, and prints wall time, items per second and the ratio to a
 baseline measured in the same run: plain `metadata.create_all` + `drop_all` of the same tables on
 the same backends.  Each run is timed with and without the backend threads and the child process
-(issue 16 item 4: kept only if they save 30% or more), in alternating rounds, best of each.
+(issue 16 item 4: kept only if they save 30% or more), in alternating rounds, best of each:
+since they were removed, the code here is timed against the package of the last commit that had
+them (git archive; --against REF for another).
 Usage: python benchmarks/conformance.py [--tables 200] [--sqlite-only] [--rounds 3] [--against REF]
 """
 
@@ -83,20 +85,7 @@ def baseline(directory: Path, backends: list[str]) -> float:
     return total
 
 
-ONE_PATH = """
-from pytest_dbmatrix.conformance.prefetch import Prefetch
-Prefetch.start = lambda self, jobs: None  # every check runs in its own item
-"""
-"""conftest.py of the one-path variant: no backend threads, no child process."""
-
-
-def run_suite(directory: Path, backends: list[str], one_path: bool = False,
-              source: Path = REPO) -> tuple[float, str]:
-    conftest = directory / "conftest.py"
-    if one_path:
-        conftest.write_text(ONE_PATH)
-    elif conftest.exists():
-        conftest.unlink()
+def run_suite(directory: Path, backends: list[str], source: Path = REPO) -> tuple[float, str]:
     env = dict(os.environ)
     # the code of `source` (by default next to this script), whatever an editable install says
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
@@ -116,12 +105,20 @@ def run_suite(directory: Path, backends: list[str], one_path: bool = False,
 
 def checkout(ref: str, directory: Path) -> Path:
     """The package as committed at `ref` (git archive), to time it beside the code here."""
-    target = directory / f"src-{ref.replace('/', '_')}"
+    target = directory / "extra-paths"
     target.mkdir()
     archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "pytest_dbmatrix"],
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
+
+
+def last_with_extra_paths() -> str:
+    """The parent of the commit that removed prefetch.py (threads) and worker.py (child)."""
+    removal = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%H", "--",
+                              "pytest_dbmatrix/conformance/prefetch.py"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return f"{removal}^"
 
 
 def main() -> None:
@@ -132,8 +129,8 @@ def main() -> None:
                         help="alternating rounds of both variants; the best of each is kept")
     parser.add_argument("--against", metavar="REF",
                         help="time the code here (one path) against the package at this git "
-                             "commit (threads and child process); default: the code here with "
-                             "and without its threads, switched off by a conftest.py")
+                             "commit; default: the last commit with the backend threads and "
+                             "the child process")
     args = parser.parse_args()
     runs = [["sqlite"]]
     if not args.sqlite_only:
@@ -141,13 +138,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         write_models(directory, args.tables)
-        extra = {"one_path": False, "source": REPO}
-        if args.against:
-            extra["source"] = checkout(args.against, directory)
-        one = {"one_path": not args.against, "source": REPO}
+        against = args.against or last_with_extra_paths()
+        sources = {"extra": checkout(against, directory), "one": REPO}
         print(f"model set: {args.tables} tables (7-8 columns, FK chains of 10), "
-              f"best of {args.rounds} alternating rounds"
-              + (f", extra paths as at {args.against}" if args.against else ""))
+              f"best of {args.rounds} alternating rounds, extra paths as at {against}")
         for backends in runs:
             base = baseline(directory, backends)
             times: dict[str, list[float]] = {"extra": [], "one": []}
@@ -155,8 +149,8 @@ def main() -> None:
             for round_ in range(args.rounds):
                 order = ["extra", "one"] if round_ % 2 == 0 else ["one", "extra"]
                 for variant in order:
-                    options = extra if variant == "extra" else one
-                    elapsed, summaries[variant] = run_suite(directory, backends, **options)
+                    elapsed, summaries[variant] = run_suite(directory, backends,
+                                                            sources[variant])
                     times[variant].append(elapsed)
                     print(f"  round {round_ + 1} {variant:5s} {elapsed:7.2f} s", flush=True)
             elapsed, single = min(times["extra"]), min(times["one"])
