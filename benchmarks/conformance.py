@@ -3,7 +3,11 @@
 Runs `pytest --dbmatrix-conformance` in a subprocess on SQLite alone, then on SQLite, PostgreSQL,
 MySQL (dialect on MariaDB) and MariaDB, and prints wall time, items per second and the ratio to a
 baseline measured in the same run: plain `metadata.create_all` + `drop_all` of the same tables on
-the same backends.  Usage: python benchmarks/conformance.py [--tables 200] [--sqlite-only]
+the same backends.  Each run is timed with and without the backend threads and the child process
+(issue 16 item 4: kept only if they save 30% or more), in alternating rounds, best of each:
+since they were removed, the code here is timed against the package of the last commit that had
+them (git archive; --against REF for another).
+Usage: python benchmarks/conformance.py [--tables 200] [--sqlite-only] [--rounds 3] [--against REF]
 """
 
 from __future__ import annotations
@@ -81,22 +85,10 @@ def baseline(directory: Path, backends: list[str]) -> float:
     return total
 
 
-ONE_PATH = """
-from pytest_dbmatrix.conformance.prefetch import Prefetch
-Prefetch.start = lambda self, jobs: None  # every check runs in its own item
-"""
-"""conftest.py of the one-path variant: no backend threads, no child process."""
-
-
-def run_suite(directory: Path, backends: list[str], one_path: bool = False) -> tuple[float, str]:
-    conftest = directory / "conftest.py"
-    if one_path:
-        conftest.write_text(ONE_PATH)
-    elif conftest.exists():
-        conftest.unlink()
+def run_suite(directory: Path, backends: list[str], source: Path = REPO) -> tuple[float, str]:
     env = dict(os.environ)
-    # the code next to this script, whatever checkout an editable install points to
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    # the code of `source` (by default next to this script), whatever an editable install says
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     for name, url in URLS.items():
         env[f"DBMATRIX_{name.upper()}_URL"] = url
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -111,10 +103,34 @@ def run_suite(directory: Path, backends: list[str], one_path: bool = False) -> t
     return elapsed, last
 
 
+def checkout(ref: str, directory: Path) -> Path:
+    """The package as committed at `ref` (git archive), to time it beside the code here."""
+    target = directory / "extra-paths"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "pytest_dbmatrix"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def last_with_extra_paths() -> str:
+    """The parent of the commit that removed prefetch.py (threads) and worker.py (child)."""
+    removal = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%H", "--",
+                              "pytest_dbmatrix/conformance/prefetch.py"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return f"{removal}^"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tables", type=int, default=200)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of both variants; the best of each is kept")
+    parser.add_argument("--against", metavar="REF",
+                        help="time the code here (one path) against the package at this git "
+                             "commit; default: the last commit with the backend threads and "
+                             "the child process")
     args = parser.parse_args()
     runs = [["sqlite"]]
     if not args.sqlite_only:
@@ -122,18 +138,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         write_models(directory, args.tables)
-        print(f"model set: {args.tables} tables (7-8 columns, FK chains of 10)")
+        against = args.against or last_with_extra_paths()
+        sources = {"extra": checkout(against, directory), "one": REPO}
+        print(f"model set: {args.tables} tables (7-8 columns, FK chains of 10), "
+              f"best of {args.rounds} alternating rounds, extra paths as at {against}")
         for backends in runs:
             base = baseline(directory, backends)
-            elapsed, summary = run_suite(directory, backends)
-            single, single_summary = run_suite(directory, backends, one_path=True)
+            times: dict[str, list[float]] = {"extra": [], "one": []}
+            summaries = {}
+            for round_ in range(args.rounds):
+                order = ["extra", "one"] if round_ % 2 == 0 else ["one", "extra"]
+                for variant in order:
+                    elapsed, summaries[variant] = run_suite(directory, backends,
+                                                            sources[variant])
+                    times[variant].append(elapsed)
+                    print(f"  round {round_ + 1} {variant:5s} {elapsed:7.2f} s", flush=True)
+            elapsed, single = min(times["extra"]), min(times["one"])
             print(f"{','.join(backends)}:")
-            print(f"  conformance suite  {elapsed:7.2f} s   ({summary})")
-            print(f"  one path (checks in their items) {single:7.2f} s   ({single_summary})")
+            print(f"  threads and child process  {elapsed:7.2f} s   ({summaries['extra']})")
+            print(f"  one path (checks in items) {single:7.2f} s   ({summaries['one']})")
             print(f"  threads and child process save {1 - elapsed / single:6.1%} "
                   f"(kept only at 30% or more)")
-            print(f"  create_all+drop_all baseline {base:7.2f} s   ratio {elapsed / base:6.1f}x")
-            print(f"  under a minute: {'yes' if elapsed < 60 else 'NO'}")
+            print(f"  create_all+drop_all baseline {base:7.2f} s   ratio {single / base:6.1f}x")
+            print(f"  under a minute: {'yes' if single < 60 else 'NO'}", flush=True)
 
 
 if __name__ == "__main__":

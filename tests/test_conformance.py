@@ -156,64 +156,6 @@ def test_every_hazard_needs_a_hint() -> None:
     assert "use_alter=True" in finding.hint
 
 
-def test_prefetched_results_are_replayed_once_in_order_and_fall_back_in_the_item() -> None:
-    """Each backend's checks run in its own thread, in order; an item re-raises what its check
-    raised there (pytest's skip included); RunInItem and unknown items run in the item."""
-    from pytest_dbmatrix.conformance.prefetch import Prefetch, RunInItem
-
-    ran: list[str] = []
-    finding = Finding("drop-cycle", "live", "mysql", "detail", "mysql", "t", "c")
-
-    def check(name: str, result: Any) -> Any:
-        def run() -> list[Finding]:
-            ran.append(name)
-            if isinstance(result, BaseException):
-                raise result
-            return list(result)
-        return run
-
-    prefetch = Prefetch()
-    prefetch.start({"a": [("a1", check("a1", [finding])), ("a2", check("a2", pytest.skip.Exception(
-        "not created"))), ("a3", check("a3", RunInItem()))], "b": [("b1", check("b1", []))]})
-    prefetch.wait()
-    assert [name for name in ran if name.startswith("a")] == ["a1", "a2", "a3"]
-    assert prefetch.replay("a1", ["a"], check("again", []))() == [finding]
-    with pytest.raises(pytest.skip.Exception, match="not created"):
-        prefetch.replay("a2", ["a"], check("again", []))()
-    assert prefetch.replay("a3", ["a"], check("in item", [finding]))() == [finding]
-    assert prefetch.replay("a1", ["a"], check("in item", []))() == []
-    assert ran[-2:] == ["in item", "in item"]
-    prefetch.close()
-
-
-@pytest.mark.parametrize(("durable", "journal"), [(False, "memory"), (True, "delete")])
-def test_worker_opens_the_sqlite_file_as_the_run_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, journal: str
-) -> None:
-    """The child that runs scenarios follows --dbmatrix-sqlite-durable like the run's engine."""
-
-    from pytest_dbmatrix.backends.sqlite import SQLiteBackend
-    from pytest_dbmatrix.conformance import worker
-
-    (tmp_path / "worker_models.py").write_text(
-        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
-        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n")
-    seen: list[str] = []
-    prepare = SQLiteBackend.prepare_engine
-
-    def spy(self: SQLiteBackend, engine: sa.Engine, **kwargs: bool) -> None:
-        prepare(self, engine, **kwargs)
-        with engine.connect() as conn:
-            seen.append(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
-
-    monkeypatch.setattr(SQLiteBackend, "prepare_engine", spy)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    job = worker.Job("worker_models:metadata", "test", str(tmp_path),
-                     f"sqlite:///{tmp_path / 'run.db'}", "sqlite", "sqlite", 5.0, (), durable)
-    assert worker.run(job) == {}
-    assert seen == [journal]
-
-
 def test_cascade_conflicts_are_cycles_and_multiple_paths_computed_once_per_plan() -> None:
     from pytest_dbmatrix.conformance.schema import SchemaPlan
     from pytest_dbmatrix.conformance.static import cascade_conflicts

@@ -264,10 +264,6 @@ class Backend:
         for name in names:
             conn.exec_driver_sql(f"DROP TABLE {name}")
 
-    def shared_across_processes(self, url: URL) -> bool:
-        """Whether another process opening `url` sees this process's database."""
-        return True
-
     def static_dialect(self) -> sa.engine.Dialect:
         """The dialect the static tier compiles with: `static_dialect_class` (module:class),
         as if connected to a `static_server_version` server."""

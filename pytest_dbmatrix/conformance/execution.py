@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -13,18 +10,12 @@ from sqlalchemy.pool import StaticPool
 from pytest_dbmatrix.conformance.constraints import Scenarios, sqlite_fk_off
 from pytest_dbmatrix.conformance.differential import compare
 from pytest_dbmatrix.conformance.live import LiveSchema, Outcome, RoundTrip, SchemaConflict
-from pytest_dbmatrix.conformance.prefetch import RunInItem
 from pytest_dbmatrix.conformance.schema import SchemaPlan
-from pytest_dbmatrix.conformance.worker import Job, Task, run
 from pytest_dbmatrix.errors import normalise
 from pytest_dbmatrix.findings import Finding
 from pytest_dbmatrix.providers import BackendUnavailable
 from pytest_dbmatrix.provision import LiveBackend
 from pytest_dbmatrix.run_state import MatrixState
-
-OFFLOAD_MIN_TASKS = 50
-"""Fewer scenarios than this run in the backend's thread: a child process costs about a second
-to start (imports, models), more than a few dozen scenarios take."""
 
 
 class Runner:
@@ -36,7 +27,6 @@ class Runner:
         self.schemas: dict[str, LiveSchema] = {}
         self.outcomes: dict[tuple[str, str, str], Outcome | str] = {}
         self._engines: list[Engine] = []
-        self.invocation_dir = ""
 
     def schema(self, backend: str) -> LiveSchema:
         """The backend's schema, created on first use; unavailable backends skip (or fail)."""
@@ -77,39 +67,6 @@ class Runner:
 
     def drop_all(self, backend: str) -> list[Finding]:
         return self.schema(backend).drop_all()
-
-    def offload(self, backend: str, tasks: list[Task]) -> None:
-        """Compute these scenarios of a built schema in a child process (worker.py) and keep
-        their outcomes; any the child did not return are computed by their items as before."""
-        schema, live = self.schemas.get(backend), self.state.provisioner.live.get(backend)
-        if schema is None or not schema.built or live is None:
-            return
-        if not live.family.shared_across_processes(live.url):
-            return
-        todo = tuple((tier, table) for tier, table in tasks
-                     if schema.created.get(table) is None
-                     and (tier, table, backend) not in self.outcomes)
-        if len(todo) < OFFLOAD_MIN_TASKS:
-            return
-        setting = self.state.settings.metadata
-        job = Job(str(setting.value), setting.source, self.invocation_dir,
-                  live.url.render_as_string(hide_password=False), live.family.kind, backend,
-                  self.state.settings.connect_timeout.value, todo,
-                  self.state.settings.sqlite_durable.value)
-        try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                done = pool.submit(run, job).result()
-        except Exception:  # no child process here: the items compute the outcomes
-            return
-        for (tier, table), outcome in done.items():
-            self.outcomes.setdefault((tier, table, backend), outcome)
-
-    def drop_all_ahead(self, backend: str) -> list[Finding]:
-        """drop_all from the backend's thread, where it needs no warnings caught (ALTER)."""
-        schema = self.schemas.get(backend)
-        if schema is None or not schema.engine.dialect.supports_alter:
-            raise RunInItem
-        return self.drop_all(backend)
 
     def roundtrip(self, table: str, backend: str) -> list[Finding]:
         return self._findings(self.outcome("roundtrip", table, backend))

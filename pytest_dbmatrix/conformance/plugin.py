@@ -18,7 +18,6 @@ from pytest_dbmatrix.conformance.items import (
     ConformanceItem,
     make_item,
 )
-from pytest_dbmatrix.conformance.prefetch import Check, Prefetch
 from pytest_dbmatrix.conformance.schema import SchemaPlan
 from pytest_dbmatrix.conformance.static import check_table, static_families
 from pytest_dbmatrix.errors import normalise
@@ -41,15 +40,12 @@ class ConformancePlugin:
         self.state = state
         self.plan: SchemaPlan | None = None
         self.runner: Runner | None = None
-        self.prefetch = Prefetch()
-        self._checks: dict[str, Check] = {}
 
     @pytest.hookimpl
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", MARKER_SPEC)
         self.plan = SchemaPlan.of(self._metadata(config))
         self.runner = Runner(self.state, self.plan)
-        self.runner.invocation_dir = str(config.invocation_params.dir)
         self.state.report_sections["conformance"] = self.report_section
 
     def _metadata(self, config: pytest.Config) -> sa.MetaData:
@@ -88,62 +84,15 @@ class ConformancePlugin:
             for tier in LIVE_TIERS:
                 for table in tables:
                     check = _bind(getattr(runner, tier), table, backend)
-                    made.append(self._ahead(make_item(parent, tier, table, backend, check),
-                                            [backend]))
+                    made.append(self._live(make_item(parent, tier, table, backend, check)))
         if len(backends) > 1:
             for table in tables:
-                made.append(self._ahead(make_item(parent, "differential", table, None,
-                                                  _bind(runner.differential, table, backends)),
-                                        backends))
+                made.append(make_item(parent, "differential", table, None,
+                                      _bind(runner.differential, table, backends)))
         for backend in backends:
-            made.append(self._ahead(make_item(parent, "drop_all", None, backend,
-                                              _bind(runner.drop_all, backend)), [backend]))
+            made.append(self._live(make_item(parent, "drop_all", None, backend,
+                                             _bind(runner.drop_all, backend))))
         return made
-
-    def _ahead(self, item: ConformanceItem, backends: list[str]) -> ConformanceItem:
-        """An item that reports what the backends' threads found (see prefetch.py); only the
-        live tiers are computed there, differential and drop_all run in the item itself."""
-        self._checks[item.nodeid] = item.check
-        item.check = self.prefetch.replay(item.nodeid, backends, item.check)
-        return self._live(item) if item.backend else item
-
-    @pytest.hookimpl
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Start the selected live items' checks, one thread per backend, in item order."""
-        if session.config.option.collectonly or self.state.is_worker:
-            return
-        assert self.runner is not None
-        creates: dict[str, list[tuple[str | None, Check]]] = {}
-        scenarios: dict[str, list[tuple[str | None, Check]]] = {}
-        tasks: dict[str, list[tuple[str, str]]] = {}
-        drops: dict[str, list[tuple[str | None, Check]]] = {}
-        for item in session.items:
-            if not isinstance(item, ConformanceItem) or item.nodeid not in self._checks:
-                continue
-            if item.backend is None:
-                continue
-            job = (item.nodeid, self._checks[item.nodeid])
-            if item.tier == "create":
-                creates.setdefault(item.backend, []).append(job)
-            elif item.tier in LIVE_TIERS and item.table:
-                scenarios.setdefault(item.backend, []).append(job)
-                tasks.setdefault(item.backend, []).append((item.tier, item.table))
-            elif item.tier == "drop_all":
-                drops[item.backend] = [(item.nodeid, _bind(self.runner.drop_all_ahead,
-                                                           item.backend))]
-        jobs = {}
-        for backend in {**creates, **scenarios, **drops}:
-            offload = [(None, _bind(self.runner.offload, backend, tasks[backend]))
-                       ] if backend in tasks else []
-            jobs[backend] = (creates.get(backend, []) + offload + scenarios.get(backend, [])
-                             + drops.get(backend, []))
-        self.prefetch.start(jobs)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """The user's tests share the databases: the suite's threads finish first."""
-        if not isinstance(item, ConformanceItem):
-            self.prefetch.wait()
 
     def _static(self, parent: Conformance, table: str, dialect: str) -> ConformanceItem:
         assert self.plan is not None
@@ -191,7 +140,6 @@ class ConformancePlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
         """Before the run's databases are dropped: drop what is left of the suite's tables."""
-        self.prefetch.close()
         if self.runner is not None:
             self.state.cleanup_problems += self.runner.close()
 

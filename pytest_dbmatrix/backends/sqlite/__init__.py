@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pytest_dbmatrix.backends.base import Backend, Bounds, Capabilities, ServerInfo
 
@@ -64,10 +64,6 @@ class SQLiteBackend(Backend):
     def server_info(self, conn: Connection) -> ServerInfo:
         version = sqlite3.sqlite_version
         return ServerInfo("SQLite", sqlite3.sqlite_version_info, version)
-
-    def shared_across_processes(self, url: URL) -> bool:
-        """An in-memory database exists only inside the connection that made it."""
-        return url.database not in (None, "", ":memory:")
 
     statement_timeout_setting = "a progress handler"
     PROGRESS_STEPS = 10_000
