@@ -140,3 +140,23 @@ def test_a_driver_column_takes_its_server_from_the_base_name() -> None:
     assert asyncpg.url is not None and asyncpg.url.value.drivername == "postgresql+psycopg2"
     assert (asyncpg.serves_sync, asyncpg.serves_async) == (False, True)
     assert asyncpg.env_var == "DBMATRIX_POSTGRESQL_URL"
+
+
+def test_conformance_runs_through_a_sync_driver_column(pytester: pytest.Pytester,
+                                                       live_urls: dict[str, str]) -> None:
+    """psycopg 3 gets the live tiers through itself; asyncpg's column gets none (yet)."""
+    pytester.makepyfile(models=MODELS)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--dbmatrix-conformance",
+                                "--dbmatrix-metadata=models:metadata", "--collect-only", "-q",
+                                "--dbmatrix=postgresql+psycopg,postgresql+asyncpg")
+    ids = set(result.stdout.lines)
+    assert "conformance::roundtrip[events][postgresql+psycopg]" in ids
+    assert not any("[postgresql+asyncpg]" in line for line in ids)
+    ran = pytester.runpytest("-p", "no:cacheprovider", "--dbmatrix-conformance",
+                             "--dbmatrix-metadata=models:metadata", "--dbmatrix-strict",
+                             "--dbmatrix=postgresql+psycopg", "--dbmatrix-report=c.json")
+    report = json.loads((pytester.path / "c.json").read_text())
+    assert report["backends"]["postgresql+psycopg"]["driver"] == "psycopg"
+    rows = {t["test"]: t["results"] for t in report["tests"]}
+    assert rows["conformance::roundtrip[events]"]["postgresql+psycopg"]["outcome"] == "passed", (
+        ran.stdout.str()[-2000:])
