@@ -80,8 +80,9 @@ class BackendMigrations:
 
     @cached_property
     def timeline(self) -> Timeline:
-        self.runner.reset()
-        self.position = 0
+        if self.position != 0:  # contract() leaves the database just reset: reuse it
+            self.runner.reset()
+            self.position = 0
         steps: list[Step] = []
         before = self.runner.snapshot()
         for index, script in enumerate(self.history.ordered):
