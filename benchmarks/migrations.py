@@ -1,17 +1,34 @@
-"""Benchmark: the whole migration check set on a clean 30-revision history.
+"""Benchmark: dbmatrix's migration checks against pytest-alembic's on a clean history.
 
+    pip install pytest-alembic     # benchmark-only; without it its rows are skipped
     python benchmarks/migrations.py [--revisions 30] [--backends sqlite,postgresql,mariadb]
+                                    [--rounds 3]
 
-Prints the wall time of one pytest run with every migration check on the backends, the time
-per check summed over backends, and a baseline measured in the same run: a plain
-`alembic upgrade head` + `downgrade base` per backend (the least any migration test does), so
-the ratio says how many such round trips the full check set costs. URLs come from
-DBMATRIX_<NAME>_URL, defaulting to this machine's servers.
+Per backend, in alternating rounds (best of --rounds), one pytest process each:
+
+- dbmatrix, every migration check (`--dbmatrix-alembic-checks` default: all ten);
+- dbmatrix limited to the four that pytest-alembic's defaults correspond to
+  (single_head, upgrade, model_match, downgrade);
+- pytest-alembic's four default tests (test_single_head_revision, test_upgrade,
+  test_model_definitions_match_ddl, test_up_down_consistency) through its plugin
+  (`--test-alembic`) on the same history, its `alembic_engine` fixture giving every test the
+  same scratch database (created and dropped once per run), emptied after each test so that
+  each starts from base. (A fresh database per test would add a CREATE DATABASE per test,
+  about 0.4 s each on this machine's PostgreSQL: not counted against pytest-alembic.)
+
+Times are whole processes (interpreter and pytest start-up included), the other plugin disabled
+in each (`-p no:pytest_alembic`, `-p no:dbmatrix`). The generated env.py is extended to accept an
+Engine in `config.attributes["connection"]` (pytest-alembic hands over its engine; dbmatrix a
+connection), nothing else changes. Also printed: the per-check times of dbmatrix's best full
+run, and a plain `alembic upgrade head` + `downgrade base` per backend (the least any migration
+test does). Exit 1 when dbmatrix's full set is slower than pytest-alembic's four on a backend.
+URLs come from DBMATRIX_<NAME>_URL, defaulting to this machine's servers.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -68,49 +85,190 @@ def baseline(ini: Path, backend: str, workdir: Path) -> float:
             admin.dispose()
 
 
-def run_checks(project: Path, backends: list[str]) -> tuple[float, dict[str, object]]:
-    env = dict(os.environ)
-    for name in backends:
-        if name != "sqlite":
-            env[f"DBMATRIX_{name.upper()}_URL"] = url_of(name)
-    (project / "pytest.ini").write_text("[pytest]\ndbmatrix_alembic_ini = alembic.ini\n")
+FOUR = "single_head,upgrade,model_match,downgrade"
+PA_TESTS = ("test_single_head_revision", "test_upgrade", "test_model_definitions_match_ddl",
+            "test_up_down_consistency")
+ENGINE_ENV = '''    if isinstance(connection, Engine):  # pytest-alembic hands over an engine
+        with connection.connect() as conn:
+            run_on(conn)
+        return
+'''
+PA_CONFTEST = '''import os
+
+import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+
+INI = {ini!r}
+BACKEND = {backend!r}
+URL = {url!r}
+
+
+@pytest.fixture
+def alembic_config():
+    return Config(INI)
+
+
+@pytest.fixture(scope="session")
+def scratch_engine(tmp_path_factory):
+    """One scratch database for the session, created here and dropped at its end."""
+    if BACKEND == "sqlite":
+        engine = sa.create_engine(f"sqlite:///{{tmp_path_factory.mktemp('pa') / 'pa.db'}}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"dbmatrix_bench_pa_{{os.getpid()}}"
+    admin = sa.create_engine(URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {{name}}")
+    engine = sa.create_engine(sa.make_url(URL).set(database=name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {{name}}")
+        admin.dispose()
+
+
+@pytest.fixture
+def alembic_engine(scratch_engine):
+    """The scratch database, emptied after each test: every test starts from base."""
+    yield scratch_engine
+    metadata = sa.MetaData()
+    with scratch_engine.begin() as conn:
+        metadata.reflect(conn)
+        metadata.drop_all(conn)
+'''
+
+
+def prepare(project: Path) -> None:
+    """Let the generated env.py take an Engine as well as a Connection."""
+    env_py = project / "migrations" / "env.py"
+    text = env_py.read_text()
+    text = text.replace("from sqlalchemy import engine_from_config, pool",
+                        "from sqlalchemy import Engine, engine_from_config, pool")
+    text = text.replace("    if connection is not None:\n", ENGINE_ENV
+                        + "    if connection is not None:\n", 1)
+    env_py.write_text(text)
+
+
+def _pytest(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--dbmatrix-strict",
-         f"--dbmatrix={','.join(backends)}", "--dbmatrix-report=report.json"],
-        cwd=project, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             *args], cwd=cwd, env=env, capture_output=True, text=True,
+                            check=False)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-2000:])
-        raise SystemExit(f"the check set failed (exit {result.returncode})")
-    report: dict[str, object] = json.loads((project / "report.json").read_text())
+        raise SystemExit(f"pytest {' '.join(args)} in {cwd} failed (exit {result.returncode})")
+    return elapsed
+
+
+def run_dbmatrix(project: Path, backend: str, checks: str | None,
+                 ) -> tuple[float, dict[str, object]]:
+    run_dir = project / f"dbm-{backend}-{'all' if checks is None else 'four'}"
+    run_dir.mkdir(exist_ok=True)
+    (run_dir / "pytest.ini").write_text("[pytest]\ndbmatrix_alembic_ini = ../alembic.ini\n")
+    env = dict(os.environ)
+    if backend != "sqlite":
+        env[f"DBMATRIX_{backend.upper()}_URL"] = url_of(backend)
+    args = ["-p", "no:pytest_alembic", "--dbmatrix-strict", f"--dbmatrix={backend}",
+            "--dbmatrix-report=report.json"]
+    if checks is not None:
+        args.append(f"--dbmatrix-alembic-checks={checks}")
+    elapsed = _pytest(args, run_dir, env)
+    report: dict[str, object] = json.loads((run_dir / "report.json").read_text())
     return elapsed, report
+
+
+def run_pytest_alembic(project: Path, backend: str) -> float:
+    run_dir = project / f"pa-{backend}"
+    run_dir.mkdir(exist_ok=True)
+    (run_dir / "pytest.ini").write_text(
+        "[pytest]\npytest_alembic_tests_path = conftest.py\n")
+    (run_dir / "conftest.py").write_text(PA_CONFTEST.format(
+        ini=str(project / "alembic.ini"), backend=backend, url=url_of(backend)))
+    args = ["-p", "no:dbmatrix", "--test-alembic"]
+    return _pytest(args, run_dir, dict(os.environ))
+
+
+def have_pytest_alembic() -> str | None:
+    """None when pytest-alembic is importable with its four default tests; else the reason."""
+    if importlib.util.find_spec("pytest_alembic") is None:
+        return "pytest-alembic is not installed (pip install pytest-alembic)"
+    import pytest_alembic.tests as pa_tests
+
+    missing = [t for t in PA_TESTS if not hasattr(pa_tests, t)]
+    return f"pytest-alembic lacks {', '.join(missing)}" if missing else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--revisions", type=int, default=30)
     parser.add_argument("--backends", default="sqlite,postgresql,mariadb")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     backends = args.backends.split(",")
+    skip_pa = have_pytest_alembic()
+    variants = ["all", "four"] + ([] if skip_pa else ["pytest-alembic"])
+    best: dict[tuple[str, str], float] = {}
+    reports: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         ini = generate(project, args.revisions)
+        prepare(project)
         base = {b: baseline(ini, b, project) for b in backends}
-        elapsed, report = run_checks(project, backends)
-    tests = report["tests"]
-    assert isinstance(tests, list)
-    print(f"clean history: {args.revisions} revisions; backends: {', '.join(backends)}")
-    print(f"migration check set: {len(tests)} checks x {len(backends)} backends, "
-          f"{elapsed:.1f}s wall (pytest start-up and provisioning included)")
-    for row in tests:
-        cells = row["results"]
-        per = ", ".join(f"{b} {c['duration']:.2f}s" for b, c in cells.items())
-        print(f"  {row['test']:<30} {per}")
-    total_base = sum(base.values())
-    print("baseline (alembic upgrade head + downgrade base): " + ", ".join(
-        f"{b} {t:.2f}s" for b, t in base.items()) + f"; total {total_base:.2f}s")
-    print(f"ratio check set / baseline: {elapsed / total_base:.1f}x")
+        for round_no in range(args.rounds):
+            order = variants[round_no % len(variants):] + variants[:round_no % len(variants)]
+            for backend in backends:
+                for variant in order:
+                    if variant == "pytest-alembic":
+                        elapsed = run_pytest_alembic(project, backend)
+                    else:
+                        elapsed, report = run_dbmatrix(
+                            project, backend, None if variant == "all" else FOUR)
+                        if variant == "all" and elapsed < best.get((backend, "all"), 1e9):
+                            reports[backend] = report
+                    key = (backend, variant)
+                    best[key] = min(best.get(key, elapsed), elapsed)
+    from importlib.metadata import version
+
+    pa_version = "missing" if skip_pa else version("pytest-alembic")
+    print(f"clean history: {args.revisions} revisions; best of {args.rounds} alternating "
+          f"rounds; whole pytest processes (start-up and provisioning included); "
+          f"pytest {version('pytest')}, pytest-alembic {pa_version}")
+    print(f"  {'backend':<11} {'dbmatrix all':>13} {'dbmatrix four':>14} "
+          f"{'pytest-alembic four':>20} {'all/pa':>7} {'four/pa':>8}")
+    missed = []
+    for backend in backends:
+        full, four = best[(backend, "all")], best[(backend, "four")]
+        pa = best.get((backend, "pytest-alembic"))
+        if pa is None:
+            print(f"  {backend:<11} {full:>12.2f}s {four:>13.2f}s {'skipped':>20}")
+            continue
+        print(f"  {backend:<11} {full:>12.2f}s {four:>13.2f}s {pa:>19.2f}s "
+              f"{full / pa:>6.2f}x {four / pa:>7.2f}x")
+        if full > pa:
+            missed.append(backend)
+    if skip_pa:
+        print(f"  pytest-alembic rows skipped: {skip_pa}")
+    print("dbmatrix's checks in its best full run (seconds, set-up to teardown):")
+    for backend in backends:
+        tests = reports[backend]["tests"]
+        assert isinstance(tests, list)
+        per = ", ".join(f"{row['test'].split('::')[-1]} {c['duration']:.2f}"
+                        for row in tests for c in row["results"].values())
+        print(f"  {backend}: {per}")
+    print("baseline (alembic upgrade head + downgrade base, in-process): " + ", ".join(
+        f"{b} {t:.2f}s" for b, t in base.items()))
+    if skip_pa:
+        return
+    if missed:
+        print(f"[missed] dbmatrix's full set slower than pytest-alembic's four on: "
+              f"{', '.join(missed)}")
+        raise SystemExit(1)
+    print("[met] dbmatrix's full set no slower than pytest-alembic's four on every backend")
 
 
 if __name__ == "__main__":

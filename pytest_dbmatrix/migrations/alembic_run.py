@@ -29,6 +29,7 @@ CONTRACT_HELP = (
     "points at the run's own migration database"
 )
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+Snapshot = snapshot.Snapshot  # the module's name is shadowed by Runner.snapshot in the class
 
 
 class ContractBroken(Exception):
@@ -256,6 +257,15 @@ class Runner:
     def snapshot(self) -> snapshot.Snapshot:
         with self.database.engine.connect() as conn:
             return snapshot.take(conn)
+
+    def printed_snapshot(self) -> tuple[Snapshot, str | None]:
+        """A snapshot and the fingerprint of the same schema (None where the dialect has none)."""
+        with self.database.engine.connect() as conn:
+            return snapshot.take(conn), snapshot.fingerprint(conn)
+
+    def fingerprint(self) -> str | None:
+        with self.database.engine.connect() as conn:
+            return snapshot.fingerprint(conn)
 
     def heads(self) -> tuple[str, ...]:
         return self.inspect_env().heads

@@ -27,6 +27,10 @@ class Step:
     statements: list[str] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)
     error: BaseException | None = None
+    before_print: str | None = None
+    """snapshot.fingerprint of `before` (and of `after`): a schema with the same fingerprint
+    has the same snapshot, so comparing with one needs no reflection."""
+    after_print: str | None = None
 
 
 @dataclass
@@ -80,27 +84,30 @@ class BackendMigrations:
 
     @cached_property
     def timeline(self) -> Timeline:
-        self.runner.reset()
-        self.position = 0
+        if self.position != 0:  # contract() leaves the database just reset: reuse it
+            self.runner.reset()
+            self.position = 0
         steps: list[Step] = []
-        before = self.runner.snapshot()
+        before, before_print = self.runner.printed_snapshot()
         for index, script in enumerate(self.history.ordered):
-            step = self._step(script, before)
+            step = self._step(script, before, before_print)
             steps.append(step)
             if step.error is not None:
                 self.position = None
                 return Timeline(steps)
             self.position = index + 1
-            before = step.after or before
+            if step.after is not None:
+                before, before_print = step.after, step.after_print
         return Timeline(steps, self.runner.heads())
 
-    def _step(self, script: Script, before: snapshot.Snapshot) -> Step:
+    def _step(self, script: Script, before: snapshot.Snapshot,
+              before_print: str | None) -> Step:
         capture = Capture()
-        step = Step(script, (), before)
+        step = Step(script, (), before, before_print=before_print)
         try:
             facts = self.runner.apply([script], capture=capture)
             step.heads_before = facts.heads
-            step.after = self.runner.snapshot()
+            step.after, step.after_print = self.runner.printed_snapshot()
         except Exception as exc:
             step.error = exc
         step.statements = capture.statements
