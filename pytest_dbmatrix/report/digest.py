@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pytest_dbmatrix.catalogue import SEVERITIES, entry
-from pytest_dbmatrix.errors import cut
 from pytest_dbmatrix.findings import Finding, FindingLog
 from pytest_dbmatrix.triage import Triage, backends_of, places_of
 
@@ -63,6 +62,7 @@ def write(tr: Any, data: dict[str, Any], cap: int = 6) -> None:
     stale = [a for a in data.get("acceptances") or [] if a["stale"]]
     if not digest and not stale:
         return
+    from pytest_dbmatrix.errors import cut  # only when there are findings to print
     total = {s: sum(e["statuses"][s] for e in digest) for s in STATUSES}
     counts = ", ".join(f"{n} {s}" for s, n in total.items() if n)
     tr.write_sep("-", f"dbmatrix findings by hazard: {sum(e['count'] for e in digest)} in "
