@@ -211,6 +211,11 @@ class Backend:
         """`url` with the driver settings the family needs and the user did not give."""
         return url
 
+    def schema_fingerprint(self, conn: Any) -> str | None:
+        """A cheap summary of the schema such that equal fingerprints mean equal migration
+        snapshots (a superset of what they reflect); None: take a full snapshot each time."""
+        return None
+
     def drivers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.sync_drivers + self.async_drivers))
 

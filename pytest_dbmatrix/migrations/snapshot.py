@@ -117,50 +117,8 @@ def tmp_tables(snapshot: Snapshot) -> list[str]:
     return [t for t in snapshot["tables"] if t.startswith(TMP_PREFIX)]
 
 
-_PG_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
-               "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
-PG_FINGERPRINT = f"""
-SELECT concat_ws(' ', 'r', n.nspname, c.relname, c.relkind, a.attname,
-                 format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
-                 a.attgenerated, a.attcollation, '=', pg_get_expr(d.adbin, d.adrelid))
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-WHERE {_PG_SCHEMAS}
-UNION ALL
-SELECT concat_ws(' ', 'k', n.nspname, r.relname, '/', t.typname, '/', con.conname,
-                 con.contype, pg_get_constraintdef(con.oid))
-FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
-LEFT JOIN pg_class r ON r.oid = con.conrelid LEFT JOIN pg_type t ON t.oid = con.contypid
-WHERE {_PG_SCHEMAS}
-UNION ALL
-SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid))
-FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE {_PG_SCHEMAS}
-UNION ALL
-SELECT concat_ws(' ', 't', n.nspname, t.typname, t.typtype,
-                 format_type(t.typbasetype, t.typtypmod), t.typnotnull, '=', t.typdefault, '/',
-                 (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
-                  FROM pg_enum e WHERE e.enumtypid = t.oid))
-FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE {_PG_SCHEMAS} AND t.typtype IN ('e', 'd')
-"""
-"""Every user schema's relations with their columns (type, NOT NULL, default, identity),
-constraints, indexes, enum and domain types: more than `take` reads, in one query. Not the
-column's position (attnum), which a column dropped and added back changes while `take`,
-keyed by name, does not see it."""
-
-
 def fingerprint(conn: Connection) -> str | None:
     """A cheap summary of the schema such that equal fingerprints mean equal snapshots (it
-    records a superset of what `take` reflects); None where there is none (a full snapshot
-    is then taken every time)."""
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(sa.text(PG_FINGERPRINT)).scalars().all()
-        return "\n".join(sorted(str(r) for r in rows))
-    if conn.dialect.name == "sqlite":
-        rows = conn.exec_driver_sql(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-        return "\n".join(sorted(repr(tuple(r)) for r in rows))
-    return None
+    records a superset of what `take` reflects): the family's, None where it has none (a
+    full snapshot is then taken every time)."""
+    return family_of(conn.dialect).schema_fingerprint(conn)

@@ -61,6 +61,11 @@ class SQLiteBackend(Backend):
         def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN")
 
+    def schema_fingerprint(self, conn: Connection) -> str | None:
+        """sqlite_master holds every object's CREATE statement."""
+        rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        return "\n".join(sorted(repr(tuple(r)) for r in rows.fetchall()))
+
     def server_info(self, conn: Connection) -> ServerInfo:
         version = sqlite3.sqlite_version
         return ServerInfo("SQLite", sqlite3.sqlite_version_info, version)

@@ -1,0 +1,35 @@
+"""The schema fingerprint of PostgreSQL: one catalog query instead of a reflection."""
+
+_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
+FINGERPRINT = f"""
+SELECT concat_ws(' ', 'r', n.nspname, c.relname, c.relkind, a.attname,
+                 format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
+                 a.attgenerated, a.attcollation, '=', pg_get_expr(d.adbin, d.adrelid))
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE {_SCHEMAS}
+UNION ALL
+SELECT concat_ws(' ', 'k', n.nspname, r.relname, '/', t.typname, '/', con.conname,
+                 con.contype, pg_get_constraintdef(con.oid))
+FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
+LEFT JOIN pg_class r ON r.oid = con.conrelid LEFT JOIN pg_type t ON t.oid = con.contypid
+WHERE {_SCHEMAS}
+UNION ALL
+SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid))
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_SCHEMAS}
+UNION ALL
+SELECT concat_ws(' ', 't', n.nspname, t.typname, t.typtype,
+                 format_type(t.typbasetype, t.typtypmod), t.typnotnull, '=', t.typdefault, '/',
+                 (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+                  FROM pg_enum e WHERE e.enumtypid = t.oid))
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE {_SCHEMAS} AND t.typtype IN ('e', 'd')
+"""
+"""Every user schema's relations with their columns (type, NOT NULL, default, identity),
+constraints, indexes, enum and domain types, in one query: more than the migration snapshot
+reads. Not the column's position (attnum), which a column dropped and added back changes while
+the snapshot, keyed by name, does not see it."""
