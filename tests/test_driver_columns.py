@@ -57,7 +57,7 @@ def test_4_sync(db_connection, dbmatrix_backend):
 def _run(pytester: pytest.Pytester, backends: str) -> tuple[pytest.RunResult, dict[str, object]]:
     pytester.makepyfile(models=MODELS, test_drivers=TESTS)
     pytester.makeini("[pytest]\ndbmatrix_metadata = models:metadata\nasyncio_mode = strict\n")
-    result = pytester.runpytest("-p", "no:cacheprovider", f"--dbmatrix={backends}",
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--dbmatrix={backends}",
                                 "--dbmatrix-strict", "--dbmatrix-report=report.json",
                                 "--dbmatrix-html=report.html", "-rs")
     report = json.loads((pytester.path / "report.json").read_text())
