@@ -1,6 +1,6 @@
 """Unit tests of logic otherwise reached only through pytester runs: matrix row keys, marker
-predicates (with hypothesis), enabled migration checks, revision op-call scanning, cascade
-conflicts and each static rule of the conformance suite."""
+predicates (with hypothesis), enabled migration checks, revision op-call scanning and each
+static rule of the conformance suite (cascade conflicts have theirs in test_conformance.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pytest_dbmatrix.backends import FAMILIES
 from pytest_dbmatrix.conformance.schema import SchemaPlan
-from pytest_dbmatrix.conformance.static import cascade_conflicts, check_table
+from pytest_dbmatrix.conformance.static import check_table
 from pytest_dbmatrix.exclusions import Identity, parse_predicate
 from pytest_dbmatrix.migrations.plugin import enabled_checks
 from pytest_dbmatrix.migrations.revision_scan import op_calls
@@ -156,22 +156,3 @@ def test_static_rules_stay_quiet_where_the_dialect_is_fine() -> None:
                       sa.Index("ix_ab", "a", "b", mysql_length={"a": 100, "b": 100}))
     assert ("index-key-size", "a") not in _findings(prefixed, "mysql")
     assert ("index-key-size", "a") in _findings(prefixed, "mariadb")  # reads mariadb_length
-
-
-def test_cascade_conflicts_are_multiple_paths_and_cycles() -> None:
-    metadata = sa.MetaData()
-    sa.Table("user", metadata, sa.Column("id", sa.Integer, primary_key=True))
-    sa.Table("post", metadata, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("author_id", sa.ForeignKey("user.id", ondelete="CASCADE")))
-    sa.Table("comment", metadata, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("post_id", sa.ForeignKey("post.id", ondelete="CASCADE")),
-             sa.Column("author_id", sa.ForeignKey("user.id", ondelete="CASCADE")))
-    conflicts = cascade_conflicts(SchemaPlan.of(metadata))
-    assert list(conflicts) == ["comment"]
-    [(fk, why)] = conflicts["comment"]
-    assert fk.column_keys in (["author_id"], ["post_id"]) and "user" in why
-    safe = sa.MetaData()
-    sa.Table("a", safe, sa.Column("id", sa.Integer, primary_key=True))
-    sa.Table("b", safe, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("a_id", sa.ForeignKey("a.id", ondelete="CASCADE")))
-    assert cascade_conflicts(SchemaPlan.of(safe)) == {}
