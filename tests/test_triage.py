@@ -219,6 +219,14 @@ def test_generated_checks_print_one_line_per_failed_item(pytester: pytest.Pytest
     assert len(summary) == len(failed) == 13
     assert len(lines) < 100 + 4 * len(report["digest"])
 
+    # On CI pytest prints a failure's whole message in the short summary: still one line each.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CI", "true")
+        on_ci, _ = _run(pytester)
+    summary = [line for line in on_ci.stdout.lines if line.startswith("FAILED conformance::")]
+    assert len(summary) == 13 and len(on_ci.stdout.lines) == len(lines)
+    assert any(line.endswith("more, in the digest by hazard)") for line in summary)
+
     detailed, _ = _run(pytester, "-v")
     assert any("= FAILURES =" in line for line in detailed.stdout.lines)
     details, _ = _run(pytester, "--dbmatrix-details")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.findings import REPORT_ATTRIBUTE
+from pytest_dbmatrix.findings import REPORT_ATTRIBUTE, received
 from pytest_dbmatrix.report import digest
 from pytest_dbmatrix.report.header import served_by
 from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix, is_generated
@@ -157,7 +158,8 @@ class FailureVolume:
 
     pytest prints that section in its terminal_summary wrapper before the other plugins'
     summaries and the short summary after them: this wrapper, outside pytest's, holds the
-    reports back, and the plain hook, between the two, puts them back."""
+    reports back, and the plain hook, between the two, puts them back as one-line copies: on CI
+    (the CI variable set) pytest prints a failure's whole message in the short summary."""
 
     def __init__(self, state: MatrixState) -> None:
         self.state = state
@@ -172,10 +174,21 @@ class FailureVolume:
         try:
             return (yield)
         finally:
-            self.pytest_terminal_summary_restore(terminalreporter)
+            if self.failed is not None:
+                stats["failed"], self.failed = self.failed, None
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_terminal_summary")
     def pytest_terminal_summary_restore(self, terminalreporter: Any) -> None:
         if self.failed is not None:
-            terminalreporter.stats["failed"] = self.failed
-            self.failed = None
+            terminalreporter.stats["failed"] = [_one_line(r) for r in self.failed]
+
+
+def _one_line(report: Any) -> Any:
+    """A generated item's report whose message is its first failed finding and a count."""
+    failed = [f for f in received(report) if f.status == "failed"]
+    if not failed:
+        return report
+    short = copy.copy(report)
+    more = f" (+{len(failed) - 1} more, in the digest by hazard)" if len(failed) > 1 else ""
+    short.longrepr = failed[0].labelled() + more
+    return short
