@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from pytest_dbmatrix.fixtures import Shared, TestTransaction, fail_if_lost, note_lost
-from pytest_dbmatrix.provision import LiveBackend, run_async_engine
+from pytest_dbmatrix.provision import AsyncUnusable, LiveBackend, live_async_engine
 from pytest_dbmatrix.run_state import MatrixState
 
 if TYPE_CHECKING:
@@ -91,20 +91,14 @@ class AsyncRun:
                         f"{backend.spec.driver}: it runs the sync fixtures; the db_async_* "
                         f"ones run on the columns of an async driver "
                         f"({', '.join(backend.family.async_drivers)})")
-        if backend.database is None:
-            self.state.fail_or_skip(
-                f"dbmatrix: backend {backend.name!r} is an in-memory database, which an async "
-                f"engine cannot share; give it a file URL ({backend.spec.env_var})")
-        chosen = backend.spec.async_driver
-        url = backend.family.async_url(backend.url, chosen.value if chosen else None)
         try:
-            engine = run_async_engine(backend.family, url, self.state.settings)
-            self.state.watch_backend(backend, engine.sync_engine)
-            return engine
-        except (ImportError, sa.exc.NoSuchModuleError) as exc:
-            reason = self._unusable[backend.name] = _missing_driver(backend, url, exc)
-            self.state.fail_or_skip(reason)
+            engine = live_async_engine(backend, self.state.settings)
+        except AsyncUnusable as exc:
+            self._unusable[backend.name] = str(exc)
+            self.state.fail_or_skip(str(exc))
             raise
+        self.state.watch_backend(backend, engine.sync_engine)
+        return engine
 
     @asynccontextmanager
     async def transaction(self, engine: AsyncEngine,
@@ -126,17 +120,6 @@ def _running_loop() -> asyncio.AbstractEventLoop:
     except RuntimeError:
         pytest.fail("dbmatrix: the db_async_* fixtures need an asyncio event loop (SQLAlchemy's "
                     "asyncio extension); with anyio use anyio_backend = 'asyncio'", pytrace=False)
-
-
-def _missing_driver(backend: LiveBackend, url: sa.URL, exc: BaseException) -> str:
-    family = backend.family
-    missing = getattr(exc, "name", None) or url.get_driver_name()
-    others = ", ".join(d for d in family.async_drivers if d != url.get_driver_name())
-    choose = (f", or choose another with --dbmatrix-async-driver {backend.name}=DRIVER "
-              f"({others})") if others else ""
-    return (f"dbmatrix: backend {backend.name!r}: the async driver {url.drivername} cannot be "
-            f"loaded ({exc}); pip install 'pytest-dbmatrix[async]' (or pip install "
-            f"{missing}){choose}")
 
 
 async def _begin(state: MatrixState, engine: AsyncEngine,

@@ -142,21 +142,53 @@ def test_a_driver_column_takes_its_server_from_the_base_name() -> None:
     assert asyncpg.env_var == "DBMATRIX_POSTGRESQL_URL"
 
 
-def test_conformance_runs_through_a_sync_driver_column(pytester: pytest.Pytester,
-                                                       live_urls: dict[str, str]) -> None:
-    """psycopg 3 gets the live tiers through itself; asyncpg's column gets none (yet)."""
-    pytester.makepyfile(models=MODELS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--dbmatrix-conformance",
-                                "--dbmatrix-metadata=models:metadata", "--collect-only", "-q",
-                                "--dbmatrix=postgresql+psycopg,postgresql+asyncpg")
-    ids = set(result.stdout.lines)
-    assert "conformance::roundtrip[events][postgresql+psycopg]" in ids
-    assert not any("[postgresql+asyncpg]" in line for line in ids)
-    ran = pytester.runpytest("-p", "no:cacheprovider", "--dbmatrix-conformance",
-                             "--dbmatrix-metadata=models:metadata", "--dbmatrix-strict",
-                             "--dbmatrix=postgresql+psycopg", "--dbmatrix-report=c.json")
+CONFORMANCE_MODELS = """
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class StrInt(sa.TypeDecorator):
+    \"\"\"Ids kept as strings in Python, an integer in the database.\"\"\"
+    impl = sa.Integer
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else int(value)
+
+
+tickets = sa.Table("tickets", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                   sa.Column("number", StrInt, nullable=False),
+                   sa.Column("title", sa.String(20)))
+"""
+
+
+def test_conformance_runs_through_every_driver_column(pytester: pytest.Pytester,
+                                                      live_urls: dict[str, str]) -> None:
+    """The live tiers run through each column's driver, async-only ones by run_sync: a str
+    bound for an integer column is interpolated by psycopg2 and refused by asyncpg."""
+    pytester.makepyfile(models=CONFORMANCE_MODELS)
+    columns = "postgresql,postgresql+asyncpg,postgresql+psycopg,sqlite+aiosqlite,mysql+asyncmy"
+    ran = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--dbmatrix-conformance", "--dbmatrix-metadata=models:metadata",
+        "--dbmatrix-strict", f"--dbmatrix={columns}", "--dbmatrix-report=c.json")
     report = json.loads((pytester.path / "c.json").read_text())
-    assert report["backends"]["postgresql+psycopg"]["driver"] == "psycopg"
     rows = {t["test"]: t["results"] for t in report["tests"]}
-    assert rows["conformance::roundtrip[events]"]["postgresql+psycopg"]["outcome"] == "passed", (
-        ran.stdout.str()[-2000:])
+    roundtrip = {b: c["outcome"] for b, c in rows["conformance::roundtrip[tickets]"].items()}
+    assert roundtrip == {"postgresql": "passed", "postgresql+asyncpg": "failed",
+                         "postgresql+psycopg": "passed", "sqlite+aiosqlite": "failed",
+                         "mysql+asyncmy": "passed"}, ran.stdout.str()[-3000:]
+    for key in ("conformance::create[tickets]", "conformance::drop_all"):
+        assert {c["outcome"] for c in rows[key].values()} == {"passed"}, (key, rows[key])
+    constraints = rows["conformance::constraints[tickets]"]
+    assert constraints.pop("postgresql+asyncpg")["outcome"] == "skipped"  # no row goes in
+    assert {c["outcome"] for c in constraints.values()} == {"passed"}
+    found = {(f["hazard"], f["backend"]) for f in report["findings"] if f["status"] == "failed"}
+    assert found == {("server-side-binding", "postgresql+asyncpg"),
+                     ("length-unenforced", "sqlite+aiosqlite")}
+    assert "conformance::roundtrip[tickets]" in {i["test"] for i in report["incompatibilities"]}
+    ran.stdout.fnmatch_lines(["*server-side-binding: 1 on postgresql+asyncpg*",
+                              "*'str' object cannot be interpreted as an integer*"])

@@ -1,12 +1,17 @@
-"""Run the live tiers in this process: one schema per backend, results cached per table."""
+"""Run the live tiers in this process: one schema per backend, results cached per table.
+
+A column of an async-only driver (`postgresql+asyncpg`) creates and drops its schema through
+the family's sync driver, on its own database, and runs the round trips and constraint
+scenarios through its async driver (`async_driver.py`): that is where the drivers differ."""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from pytest_dbmatrix.conformance.async_driver import AsyncDriverPath
 from pytest_dbmatrix.conformance.constraints import Scenarios, sqlite_fk_off
 from pytest_dbmatrix.conformance.differential import compare
 from pytest_dbmatrix.conformance.live import LiveSchema, Outcome, RoundTrip, SchemaConflict
@@ -27,6 +32,7 @@ class Runner:
         self.schemas: dict[str, LiveSchema] = {}
         self.outcomes: dict[tuple[str, str, str], Outcome | str] = {}
         self._engines: list[Engine] = []
+        self.async_path = AsyncDriverPath(state)
 
     def schema(self, backend: str) -> LiveSchema:
         """The backend's schema, created on first use; unavailable backends skip (or fail)."""
@@ -101,12 +107,18 @@ class Runner:
         if reason is not None:
             return f"{table} was not created on {backend}: {reason}"
         scenario = RoundTrip if tier == "roundtrip" else Scenarios
-        with schema.engine.connect() as conn:
+
+        def in_a_transaction(conn: Connection) -> Outcome:
             transaction = conn.begin()
             try:
                 return scenario(conn, self.plan, self.plan.table(table), backend).run()
             finally:
                 transaction.rollback()
+
+        if self.state.settings.specs[backend].serves_sync:
+            with schema.engine.connect() as conn:
+                return in_a_transaction(conn)
+        return self.async_path.run(self.state.provisioner.live[backend], in_a_transaction)
 
     def differential(self, table: str, backends: list[str]) -> list[Finding]:
         """Compare the observations of every live backend for one table."""
@@ -143,6 +155,7 @@ class Runner:
             except Exception as exc:
                 problems.append(f"conformance cleanup on {schema.backend}: "
                                 f"{normalise(exc, self.state.settings.secrets).line}")
+        problems += self.async_path.close()
         for engine in self._engines:
             engine.dispose()
         return problems

@@ -34,8 +34,9 @@ from pytest_dbmatrix.findings import Finding
 DDL_CATEGORIES = frozenset({"varchar-length", "text-in-key", "identifier-length", "array",
                             "fk-target-not-unique", "index-key-size",
                             "text-default", "fk-deferrable", "mssql-cascade-paths"})
-VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite",
-                              "fk-target-not-unique"})
+VALUE_CATEGORIES = frozenset({"unicode-storage", "bigint-pk-sqlite", "fk-target-not-unique",
+                              "server-side-binding", "asyncpg-aware-datetime"})
+"""Hazards a rejected value is attributed to when its error matches (the last two: drivers)."""
 _NAMED = re.compile(r"['`\"](\w+)['`\"]|\w\.(\w+)\b")
 
 

@@ -75,10 +75,7 @@ class ConformancePlugin:
         assert self.plan is not None and self.runner is not None
         parent = Conformance.from_parent(session, name="conformance", nodeid="conformance")
         runner, tables = self.runner, [t.key for t in self.plan.order]
-        specs = self.state.settings.specs
-        # the live tiers run on a sync connection: through the column's driver when it is
-        # sync (psycopg 3 too), not on a column of an async-only driver (asyncpg)
-        backends = [b for b in self.state.settings.backends.value if specs[b].serves_sync]
+        backends = list(self.state.settings.backends.value)
         made: list[pytest.Item] = []
         for table in tables:
             for family in static_families():

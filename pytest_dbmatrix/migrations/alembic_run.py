@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import Script
 from sqlalchemy.engine import URL, Connection, Engine
 
+from pytest_dbmatrix.event_loops import outside_a_running_loop
 from pytest_dbmatrix.migrations import snapshot
 from pytest_dbmatrix.migrations.baseline import Baseline
 from pytest_dbmatrix.migrations.database import MigrationDatabase
@@ -274,18 +275,3 @@ class Runner:
     def connection(self) -> Iterator[Connection]:
         with self.database.engine.connect() as conn:
             yield conn
-
-
-def outside_a_running_loop(work: Callable[[], Any]) -> Any:
-    """Run `work` here, or in a thread of its own when this thread runs an event loop: an async
-    env.py calls asyncio.run(), which refuses to start inside a running loop."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return work()
-    from concurrent.futures import ThreadPoolExecutor  # only under a running loop
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
