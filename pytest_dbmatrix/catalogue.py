@@ -52,6 +52,16 @@ def _f(id: str, hint: str, severity: tuple[Severity, str]) -> Hazard:
 _ALL = "sqlite postgresql mysql mariadb mssql oracle"
 
 HAZARDS: tuple[Hazard, ...] = (
+    # Measured 2026-12-02 (PostgreSQL 15, SQLite 3.40, MariaDB 10.11 strict mode, also through
+    # the mysql dialect): ADD COLUMN ... NOT NULL without a default on a table with two rows.
+    # MariaDB fills them with '' / 0 / '0000-00-00 00:00:00'; data_preserved reports that too.
+    _h("not-null-added-to-rows", "sqlite postgresql mysql mariadb",
+       r'column "\w+" of relation "\w+" contains null values|'
+       r"Cannot add a NOT NULL column with default value NULL",
+       "give add_column a server_default, or add the column NULL-able, fill it, then "
+       "alter_column(nullable=False): PostgreSQL and SQLite refuse the revision on a table "
+       "with rows (on an empty one it passes), MySQL/MariaDB silently fill the rows with '' or 0",
+       error("the upgrade fails on a table with rows, or fills it with made-up values")),
     _h("varchar-length", "mysql mariadb", r"VARCHAR requires a length",
        'give the column a length: String(255), or String().with_variant(String(255), '
        '"mysql", "mariadb")',
@@ -394,6 +404,10 @@ FINDINGS: tuple[Hazard, ...] = (
     _f("fails-with-data", "the revision works on empty tables only: backfill or convert the rows "
        "before tightening types or constraints",
        error("the upgrade fails on a database with rows")),
+    _f("seeded-rows-rejected", "the rows dbmatrix generated for data_preserved do not satisfy a "
+       "constraint this revision adds, so the revisions after it were not checked with rows; "
+       "a real database's rows may satisfy it or not: check yours against the constraint",
+       warning("generated rows, not the revision, broke the constraint")),
     _f("fk-orphans", "delete or repair the orphaned rows in the revision; on SQLite run PRAGMA "
        "foreign_key_check after batch operations",
        error("rows violate a foreign key after the upgrade")),

@@ -233,3 +233,64 @@ def test_a_type_created_twice_in_a_first_upgrade_is_not_called_a_leak(
     assert [(f["hazard"], f["revision"]) for f in failed] == [("pg-type-exists", "t02")]
     assert 'type "mood" already exists' in failed[0]["message"]
     assert "create_type=False" in failed[0]["hint"]
+
+
+ITEM = ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("name", sa.String(20)))', 'op.drop_table("item")')
+
+
+def test_a_not_null_column_added_to_rows_fails_here_and_is_filled_there(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    """PostgreSQL and SQLite refuse the revision once rows are there (the plain upgrade
+    passes); MySQL and MariaDB fill the rows with '' and 0: one hazard, per backend what it
+    did."""
+    write_history(pytester.path, {
+        "n01": ITEM,
+        "n02": ('op.add_column("item", sa.Column("code", sa.String(10), nullable=False))\n    '
+                'op.add_column("item", sa.Column("qty", sa.Integer, nullable=False))',
+                'op.drop_column("item", "qty")\n    op.drop_column("item", "code")'),
+    })
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade, data_preserved\n")
+    result = run_migrations(pytester, f"--dbmatrix={LIVE}")
+    result.stdout.fnmatch_lines([
+        "dbmatrix migrations by revision: 1 revision(s) the backends do differently", "  n02",
+        "    sqlite: not-null-added-to-rows (data_preserved): *Cannot add a NOT NULL column*",
+        "    postgresql: not-null-added-to-rows (data_preserved): *contains null values*",
+        "    mysql, mariadb: not-null-added-to-rows (data_preserved, +1 more): item.code was "
+        "added NOT NULL without a default: the server filled the 2 existing row(s) with ''"])
+    row = report(pytester)["migrations"]["by_revision"]["n02"]
+    assert set(row) == {"sqlite", "postgresql", "mysql", "mariadb"}
+    assert [f["hazard"] for f in row["mariadb"]] == [
+        "not-null-added-to-rows"] * 2
+    failed = [f for f in report(pytester)["migrations"]["findings"] if f["revision"] == "n02"]
+    seen = {(f["check"], f["backend"], f["column"]) for f in failed
+            if f["hazard"] == "not-null-added-to-rows"}
+    assert seen == {("data_preserved", "sqlite", None), ("data_preserved", "postgresql", None),
+                    ("data_preserved", "mysql", "code"), ("data_preserved", "mysql", "qty"),
+                    ("data_preserved", "mariadb", "code"), ("data_preserved", "mariadb", "qty")}
+    messages = {(f["backend"], f["column"]): f["message"] for f in failed}
+    assert "contains null values" in messages[("postgresql", None)]
+    assert messages[("mariadb", "code")].endswith("filled the 2 existing row(s) with ''")
+    assert messages[("mysql", "qty")].endswith("filled the 2 existing row(s) with '0'")
+    assert all(f["severity"] == "error" for f in failed)
+
+
+def test_a_constraint_the_seeded_rows_break_is_the_seedings_doing(
+        pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
+    """A CHECK added over generated names fails on the seeded rows: a warning that names the
+    seeding, not a failure of the revision; plain upgrade passes."""
+    write_history(pytester.path, {
+        "s01": ITEM,
+        "s02": ('op.create_check_constraint("ck_item_name", "item", "char_length(name) < 3")',
+                'op.drop_constraint("ck_item_name", "item", type_="check")'),
+    })
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade, data_preserved\n")
+    result = run_migrations(pytester, "--dbmatrix=postgresql,mysql,mariadb")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
+    found = report(pytester)["migrations"]["findings"]
+    assert {(f["hazard"], f["backend"], f["status"]) for f in found} == {
+        ("seeded-rows-rejected", b, "reported") for b in ("postgresql", "mysql", "mariadb")}
+    outcomes = {(t["test"], b): c["outcome"] for t in report(pytester)["tests"]
+                for b, c in t["results"].items()}
+    assert outcomes[("migrations::data_preserved", "postgresql")] == "skipped"
+    assert outcomes[("migrations::upgrade", "mariadb")] == "passed"

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 
 from pytest_dbmatrix.backends import for_dialect
-from pytest_dbmatrix.catalogue import find_hazard
+from pytest_dbmatrix.catalogue import ENTRIES, find_hazard
 from pytest_dbmatrix.findings import Finding, FindingsFailure
 from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
 from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
@@ -302,16 +302,14 @@ def data_preserved(run: CheckRun) -> None:
         try:
             bm.runner.apply([step.script])
         except Exception as exc:
-            run.error(exc, "fails-with-data", step.script.revision,
-                      f"upgrade to {step.script.revision} with rows in the tables")
-            run.section_for(step.script)
+            _failed_with_rows(run, exc, step.script)
             return
         with bm.runner.connection() as conn:
             schema = data.reflect(conn)
             after = data.read(conn, schema)
             found = orphans.find(conn) if bm.live.family.optional_foreign_keys else []
         allowed = _allowed(step.script)
-        for loss in data.losses(before, after):
+        for loss in data.losses(before, after) + data.filled(before, after, schema):
             if loss.table in allowed or f"{loss.table}.{loss.column}" in allowed:
                 continue
             run.add(loss.kind, loss.message, step.script.revision, table=loss.table,
@@ -322,6 +320,26 @@ def data_preserved(run: CheckRun) -> None:
     if seeder.unseedable:
         run.sections.append(("tables not seeded", "\n".join(
             f"{t}: {why}" for t, why in seeder.unseedable.items())))
+
+
+def _failed_with_rows(run: CheckRun, exc: BaseException, script: Script) -> None:
+    """A revision that upgraded on empty tables failed on the seeded ones: a constraint it
+    adds that the generated rows break is the seeding's doing; anything else is the revision's
+    (a NOT NULL column without a default, a narrowing type change)."""
+    what = f"upgrade to {script.revision} with rows in the tables"
+    line = run.migrations.error_line(exc)
+    if _constraint_violation(exc, line) and not ENTRIES["not-null-added-to-rows"].matches(line):
+        run.add("seeded-rows-rejected", f"{what} failed: {line}", script.revision, error=line)
+        run.partial = (f"checked the revisions before {script.revision} only: the rows dbmatrix "
+                       f"seeded break a constraint it adds")
+    else:
+        run.error(exc, "fails-with-data", script.revision, what)
+    run.section_for(script)
+
+
+def _constraint_violation(exc: BaseException, line: str) -> bool:
+    """An IntegrityError, or MariaDB's OperationalError 4025 for a CHECK."""
+    return isinstance(exc, sa.exc.IntegrityError) or ENTRIES["check-enforcement"].matches(line)
 
 
 def _disproved(hazard: StaticHazard, step: Step | None) -> str | None:
