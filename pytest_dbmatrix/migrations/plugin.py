@@ -11,6 +11,8 @@ from alembic.config import Config
 
 from pytest_dbmatrix import findings
 from pytest_dbmatrix.migrations import baseline
+from pytest_dbmatrix.migrations.by_revision import by_revision
+from pytest_dbmatrix.migrations.by_revision import lines as revision_lines
 from pytest_dbmatrix.migrations.checks import CHECKS, OFFLINE_ONLY, CheckRun
 from pytest_dbmatrix.migrations.context import BackendMigrations
 from pytest_dbmatrix.migrations.database import MigrationDatabase
@@ -175,7 +177,12 @@ class MigrationsPlugin:
                 "offline_dialects": self.offline_dialects, "artifacts": self.artifacts,
                 "env_shapes": self.env_shapes,
                 "findings": [f.as_dict() for f in self._findings() if f.status != "note"],
-                "notes": [f.as_dict() for f in self._findings() if f.status == "note"]}
+                "notes": [f.as_dict() for f in self._findings() if f.status == "note"],
+                "by_revision": self._by_revision()}
+
+    def _by_revision(self) -> dict[str, Any]:
+        offline = self.offline_dialects if "offline_sql" in self.checks else []
+        return by_revision(self._findings(), [*self.state.settings.backends.value, *offline])
 
     def _findings(self) -> list[findings.Finding]:
         return [f for f in self.state.findings.findings.values() if f.check in CHECKS]
@@ -186,6 +193,8 @@ class MigrationsPlugin:
         if self.state.is_worker:
             return
         tr = terminalreporter
+        for line in revision_lines(self._by_revision()):
+            tr.write_line(line)
         notes = [f for f in self._findings() if f.status == "note"]
         if notes:
             tr.write_line(f"dbmatrix migrations: {len(notes)} static finding(s) the live "
