@@ -154,3 +154,22 @@ def test_password_never_printed(pytester: pytest.Pytester, live_urls: dict[str, 
     for text in (output, (pytester.path / "r.json").read_text(),
                  (pytester.path / "j.xml").read_text()):
         assert secret not in text
+
+
+def test_a_slow_partial_write_is_repeated_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Partial writes take at most WRITE_SHARE of the run: a report that takes 1 s to write
+    (a large suite, a slow machine) is rewritten after 50 s, not every 10 s."""
+    from types import SimpleNamespace
+
+    from pytest_dbmatrix.report import json_report
+
+    clock = iter([100.0, 100.001, 200.0, 201.0])
+    monkeypatch.setattr(json_report.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(json_report, "write", lambda *args, **kwargs: None)
+    state = SimpleNamespace(settings=SimpleNamespace(report=SimpleNamespace(value="r.json")),
+                            is_worker=False)
+    writer = json_report.JsonReport(state)  # type: ignore[arg-type]
+    writer._partial()  # a quick write: the usual interval
+    assert writer.next_write == pytest.approx(100.001 + json_report.REFRESH_SECONDS)
+    writer._partial()  # a write of 1 s: 50 s until the next
+    assert writer.next_write == pytest.approx(201.0 + 1.0 / json_report.WRITE_SHARE)

@@ -3,8 +3,9 @@ README).
 
 `data_of` is the one builder of report data: the plugin's run and `dbmatrix merge` both call
 it with a ResultMatrix, so both classify and render alike. A run writes its report when the
-session starts, again every REFRESH_SECONDS, and at the end: a run that crashes or is killed
-leaves a report marked partial, with the tests it had not run yet.
+session starts, again every REFRESH_SECONDS (less often when writing takes long: WRITE_SHARE),
+and at the end: a run that crashes or is killed leaves a report marked partial, with the tests
+it had not run yet.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from pytest_dbmatrix.run_state import KEY, MatrixState, backend_of, test_key
 
 SCHEMA = "pytest-dbmatrix/report/1"
 REFRESH_SECONDS = 10.0
+WRITE_SHARE = 0.02
+"""At most this share of the run goes into partial writes: a report that takes longer to
+write than REFRESH_SECONDS * WRITE_SHARE (a large suite, a slow machine) is written less often."""
 
 
 def data_of(matrix: ResultMatrix, run: dict[str, Any],
@@ -128,8 +132,10 @@ class JsonReport:
     def _partial(self) -> None:
         path = self.state.settings.report.value
         if path and not self.state.is_worker:
+            started = time.monotonic()
             write(self.state, path, identity.end_status(None, None), self.session, ended=False)
-            self.next_write = time.monotonic() + REFRESH_SECONDS
+            now = time.monotonic()
+            self.next_write = now + max(REFRESH_SECONDS, (now - started) / WRITE_SHARE)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
