@@ -86,11 +86,9 @@ class AsyncRun:
     def _make(self, backend: LiveBackend) -> AsyncEngine:
         if backend.name in self._unusable:
             self.state.fail_or_skip(self._unusable[backend.name])
-        if not backend.spec.serves_async:
-            pytest.skip(f"dbmatrix: backend {backend.name!r} is the sync driver "
-                        f"{backend.spec.driver}: it runs the sync fixtures; the db_async_* "
-                        f"ones run on the columns of an async driver "
-                        f"({', '.join(backend.family.async_drivers)})")
+        unserved = backend.spec.unserved("async")
+        if unserved:
+            pytest.skip(unserved)
         try:
             engine = live_async_engine(backend, self.state.settings)
         except AsyncUnusable as exc:

@@ -240,11 +240,9 @@ def matrix_fixtures(state: MatrixState) -> types.ModuleType:
                   dbmatrix_schema: sa.MetaData | None) -> Engine:
         """One engine per backend per session, with the models' tables created once per
         backend and session (dropped at its end)."""
-        spec = dbmatrix_backend.spec
-        if not spec.serves_sync:
-            pytest.skip(f"dbmatrix: backend {spec.name!r} is the async driver {spec.driver}: "
-                        f"it runs the db_async_* fixtures; the sync ones run on the columns of "
-                        f"a sync driver ({', '.join(spec.family.sync_drivers)})")
+        unserved = dbmatrix_backend.spec.unserved("sync")
+        if unserved:
+            pytest.skip(unserved)
         return dbmatrix_backend.engine
 
     @pytest.fixture(scope="session")

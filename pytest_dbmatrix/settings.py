@@ -47,6 +47,21 @@ class BackendSpec(NamedTuple):
     def serves_async(self) -> bool:
         return self.driver is None or self.driver in self.family.async_drivers
 
+    def unserved(self, fixtures: str) -> str | None:
+        """Why this column skips the `sync` or `async` fixtures; None when it runs them."""
+        if fixtures == "async":
+            if self.serves_async:
+                return None
+            kind, runs, other = "sync", "sync", "db_async_*"
+            drivers = f"an async driver ({', '.join(self.family.async_drivers)})"
+        else:
+            if self.serves_sync:
+                return None
+            kind, runs, other = "async", "db_async_*", "sync"
+            drivers = f"a sync driver ({', '.join(self.family.sync_drivers)})"
+        return (f"dbmatrix: backend {self.name!r} is the {kind} driver {self.driver}: it runs "
+                f"the {runs} fixtures; the {other} ones run on the columns of {drivers}")
+
     def sync_url(self, url: URL) -> URL:
         """`url` through the column's driver when that driver is sync."""
         return self.family.with_driver(url, self.driver) if self.driver and (
