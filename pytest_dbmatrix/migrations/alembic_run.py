@@ -248,11 +248,13 @@ class Runner:
                 self.baseline(conn)
                 conn.commit()
 
-    def upgrade_to(self, index: int) -> None:
-        """From the baseline, apply revisions [0, index) in one run."""
-        self.reset()
-        if index:
-            self.apply(self.history.ordered[:index])
+    def drop_version_table(self, opts: dict[str, Any]) -> None:
+        """Drop the version table env.py configured (if there): a reset leaves none."""
+        table = sa.Table(opts.get("version_table") or snapshot.VERSION_TABLE, sa.MetaData(),
+                         schema=opts.get("version_table_schema"))
+        with self.database.engine.connect() as conn:
+            table.drop(conn, checkfirst=True)
+            conn.commit()
 
     def snapshot(self) -> snapshot.Snapshot:
         with self.database.engine.connect() as conn:
