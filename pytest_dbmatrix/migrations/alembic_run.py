@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,11 +184,11 @@ class Runner:
             config.attributes.pop("connection", None)
 
     def _run_env(self, conn: Connection, work: Callable[[tuple[str, ...], MigrationContext],
-                                                        Sequence[Any]],
+                                                        Iterable[Any]],
                  capture: Capture | None = None, **kw: Any) -> EnvFacts:
         facts = EnvFacts()
 
-        def fn(heads: Any, context: MigrationContext) -> Sequence[Any]:
+        def fn(heads: Any, context: MigrationContext) -> Iterable[Any]:
             facts.heads = tuple(heads)
             facts.opts = dict(context.opts)
             return work(facts.heads, context)
@@ -239,6 +239,24 @@ class Runner:
         make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
         steps = [make(revision_map, s) for s in scripts]
         return self._connected(lambda c: self._run_env(c, lambda h, ctx: steps, capture))
+
+    def apply_moves(self, moves: Sequence[tuple[Script, bool]],
+                    between: Callable[[int, Connection], None]) -> EnvFacts:
+        """Apply each (script, up) in order in one env.py run, calling `between(i, conn)`
+        after the i-th on env.py's connection, inside its transaction: one run instead of one
+        per move (an env.py run is a module load, a version-table probe and a commit)."""
+        revision_map = self.script.revision_map
+        steps = [(MigrationStep.upgrade_from_script if up else
+                  MigrationStep.downgrade_from_script)(revision_map, script)
+                 for script, up in moves]
+
+        def work(heads: tuple[str, ...], context: MigrationContext) -> Iterator[Any]:
+            for index, step in enumerate(steps):
+                yield step  # Alembic runs it before asking for the next
+                assert context.connection is not None  # online: env.py's connection
+                between(index, context.connection)
+
+        return self._connected(lambda c: self._run_env(c, work))
 
     def reset(self) -> None:
         """An empty database, then the baseline schema the first revision starts from."""

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
+from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.backends import for_dialect
 from pytest_dbmatrix.catalogue import find_hazard
@@ -199,11 +200,16 @@ def model_match(run: CheckRun) -> None:
 
 
 def _compare(run: CheckRun, expected: snapshot.Snapshot, printed: str | None,
-             kind_default: str, revision: str, what: str, seen: set[str]) -> None:
-    runner = run.migrations.runner
-    if printed is not None and runner.fingerprint() == printed:
+             kind_default: str, revision: str, what: str, seen: set[str],
+             conn: Connection | None = None) -> None:
+    """Report how the schema (seen through `conn`, else a new connection) differs."""
+    if conn is None:
+        with run.migrations.runner.connection() as own:
+            _compare(run, expected, printed, kind_default, revision, what, seen, own)
+        return
+    if printed is not None and snapshot.fingerprint(conn) == printed:
         return  # the same schema as `expected`: no difference to report
-    actual = runner.snapshot()
+    actual = snapshot.take(conn)
     new = [line for line in snapshot.diff(expected, actual) if line not in seen]
     seen.update(new)
     leaked = [line.removeprefix("enum type ").removesuffix(": left behind")
@@ -238,27 +244,44 @@ def downgrade(run: CheckRun) -> None:
                  step.script.revision, f"after downgrading {step.script.revision}", seen)
 
 
+UP_DOWN_UP = (True, False, True)
+"""up_down_up's moves for each revision, in one env.py run."""
+
+
+def _up_down_up_once(run: CheckRun, step: Step, seen: set[str]) -> bool:
+    """Upgrade, downgrade and upgrade one revision, comparing after the last two; False when
+    a move failed (reported)."""
+    rev = step.script.revision
+    done: list[int] = []
+
+    def between(move: int, conn: Connection) -> None:
+        done.append(move)
+        if move == 1:  # after the downgrade, inside env.py's transaction
+            _compare(run, step.before, step.before_print, "downgrade-mismatch", rev,
+                     f"after up and down of {rev}", seen, conn)
+
+    try:
+        run.migrations.runner.apply_moves([(step.script, up) for up in UP_DOWN_UP], between)
+    except Exception as exc:
+        phase = ("upgrade", "downgrade", "second upgrade")[min(len(done), 2)]
+        run.error(exc, "up-down-up-failed", rev, f"{phase} of {rev}")
+        run.section_for(step.script)
+        return False
+    assert step.after is not None
+    _compare(run, step.after, step.after_print, "up-down-up-mismatch", rev,
+             f"after up, down, up of {rev}", seen)
+    return True
+
+
 def up_down_up(run: CheckRun) -> None:
     reachable = _reachable(run)
     bm = run.migrations
     bm.go_to(0)
     seen: set[str] = set()
     for index, step in enumerate(bm.timeline.steps[:reachable]):
-        rev = step.script.revision
         bm.position = None
-        for up, phase in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
-            try:
-                bm.runner.apply([step.script], up=up)
-            except Exception as exc:
-                run.error(exc, "up-down-up-failed", rev, f"{phase} of {rev}")
-                run.section_for(step.script)
-                return
-            if phase == "downgrade":
-                _compare(run, step.before, step.before_print, "downgrade-mismatch", rev,
-                         f"after up and down of {rev}", seen)
-        assert step.after is not None
-        _compare(run, step.after, step.after_print, "up-down-up-mismatch", rev,
-                 f"after up, down, up of {rev}", seen)
+        if not _up_down_up_once(run, step, seen):
+            return
         bm.position = index + 1
 
 
