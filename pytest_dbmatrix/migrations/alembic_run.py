@@ -241,22 +241,44 @@ class Runner:
         return self._connected(lambda c: self._run_env(c, lambda h, ctx: steps, capture))
 
     def apply_moves(self, moves: Sequence[tuple[Script, bool]],
-                    between: Callable[[int, Connection], None]) -> EnvFacts:
-        """Apply each (script, up) in order in one env.py run, calling `between(i, conn)`
-        after the i-th on env.py's connection, inside its transaction: one run instead of one
-        per move (an env.py run is a module load, a version-table probe and a commit)."""
+                    between: Callable[[int, MigrationContext], None],
+                    capture: Capture | None = None) -> tuple[int, Exception | None]:
+        """Apply each (script, up) in order in one env.py run, committing after each, and
+        call `between(i, context)` after the i-th (and with -1 before the first) on env.py's
+        connection: the transactions of one env.py run per move, without a module load, a
+        version-table probe and a commit per move. Returns how many moves were applied and
+        the error of the one that failed; an error raised by `between` is raised as is."""
         revision_map = self.script.revision_map
         steps = [(MigrationStep.upgrade_from_script if up else
                   MigrationStep.downgrade_from_script)(revision_map, script)
                  for script, up in moves]
+        done = 0
+        ours: list[BaseException] = []
+
+        def call(index: int, context: MigrationContext) -> None:
+            try:
+                between(index, context)
+            except BaseException as exc:
+                ours.append(exc)
+                raise
+            _commit(context.connection)
 
         def work(heads: tuple[str, ...], context: MigrationContext) -> Iterator[Any]:
+            nonlocal done
+            call(-1, context)
             for index, step in enumerate(steps):
                 yield step  # Alembic runs it before asking for the next
-                assert context.connection is not None  # online: env.py's connection
-                between(index, context.connection)
+                _commit(context.connection)
+                call(index, context)
+                done = index + 1
 
-        return self._connected(lambda c: self._run_env(c, work))
+        try:
+            self._connected(lambda c: self._run_env(c, work, capture))
+        except Exception as exc:
+            if ours and exc is ours[0]:
+                raise
+            return done, exc
+        return done, None
 
     def reset(self) -> None:
         """An empty database, then the baseline schema the first revision starts from."""
@@ -294,6 +316,12 @@ class Runner:
     def connection(self) -> Iterator[Connection]:
         with self.database.engine.connect() as conn:
             yield conn
+
+
+def _commit(connection: Connection | None) -> None:
+    """End the transaction a move (or the work between two) ran in, as its own run would."""
+    if connection is not None and connection.in_transaction():
+        connection.commit()
 
 
 def outside_a_running_loop(work: Callable[[], Any]) -> Any:
