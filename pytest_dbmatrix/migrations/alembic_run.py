@@ -261,15 +261,15 @@ class Runner:
             except BaseException as exc:
                 ours.append(exc)
                 raise
-            _commit(context.connection)
 
         def work(heads: tuple[str, ...], context: MigrationContext) -> Iterator[Any]:
             nonlocal done
-            call(-1, context)
+            call(-1, context)  # in Alembic's transaction, with its version table if new
             for index, step in enumerate(steps):
                 yield step  # Alembic runs it before asking for the next
                 _commit(context.connection)
                 call(index, context)
+                _commit(context.connection)
                 done = index + 1
 
         try:
