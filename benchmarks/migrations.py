@@ -2,7 +2,7 @@
 
     pip install pytest-alembic     # benchmark-only; without it its rows are skipped
     python benchmarks/migrations.py [--revisions 30] [--backends sqlite,postgresql,mariadb]
-                                    [--rounds 3]
+                                    [--rounds 3] [--against REF]
 
 Per backend, in alternating rounds (best of --rounds), one pytest process each:
 
@@ -15,6 +15,9 @@ Per backend, in alternating rounds (best of --rounds), one pytest process each:
   same scratch database (created and dropped once per run), emptied after each test so that
   each starts from base. (A fresh database per test would add a CREATE DATABASE per test,
   about 0.4 s each on this machine's PostgreSQL: not counted against pytest-alembic.)
+
+With --against REF, a fourth variant: the ten checks of the package as committed at REF
+(git archive, first on PYTHONPATH), to give before/after figures of the same invocation.
 
 Times are whole processes (interpreter and pytest start-up included), the other plugin disabled
 in each (`-p no:pytest_alembic`, `-p no:dbmatrix`). The generated env.py is extended to accept an
@@ -44,6 +47,8 @@ from alembic.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "conformance" / "alembic_clean"))
 from generate import generate  # noqa: E402
+
+from conformance import checkout  # noqa: E402  (benchmarks/conformance.py, beside this)
 
 DEFAULT_URLS = {
     "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
@@ -165,12 +170,16 @@ def _pytest(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     return elapsed
 
 
-def run_dbmatrix(project: Path, backend: str, checks: str | None,
+def run_dbmatrix(project: Path, backend: str, checks: str | None, source: Path | None = None,
                  ) -> tuple[float, dict[str, object]]:
-    run_dir = project / f"dbm-{backend}-{'all' if checks is None else 'four'}"
+    """One dbmatrix run; `source` is a directory holding the package to use instead of ours."""
+    variant = "all" if checks is None else "four"
+    run_dir = project / f"dbm-{backend}-{variant}{'-against' if source else ''}"
     run_dir.mkdir(exist_ok=True)
     (run_dir / "pytest.ini").write_text("[pytest]\ndbmatrix_alembic_ini = ../alembic.ini\n")
     env = dict(os.environ)
+    code = source or ROOT  # whatever an editable install points at
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     if backend != "sqlite":
         env[f"DBMATRIX_{backend.upper()}_URL"] = url_of(backend)
     args = ["-p", "no:pytest_alembic", "--dbmatrix-strict", f"--dbmatrix={backend}",
@@ -203,63 +212,101 @@ def have_pytest_alembic() -> str | None:
     return f"pytest-alembic lacks {', '.join(missing)}" if missing else None
 
 
+Best = dict[tuple[str, str], float]
+Reports = dict[tuple[str, str], dict[str, object]]
+
+
+def run_variant(project: Path, backend: str, variant: str, against: Path | None,
+                ) -> tuple[float, dict[str, object] | None]:
+    if variant == "pytest-alembic":
+        return run_pytest_alembic(project, backend), None
+    if variant == "against":
+        return run_dbmatrix(project, backend, None, against)
+    return run_dbmatrix(project, backend, None if variant == "all" else FOUR)
+
+
+def measure(project: Path, backends: list[str], variants: list[str], rounds: int,
+            against: Path | None) -> tuple[Best, Reports]:
+    """Best time of each (backend, variant) over alternating rounds, and its JSON report."""
+    best: Best = {}
+    reports: Reports = {}
+    for round_no in range(rounds):
+        order = variants[round_no % len(variants):] + variants[:round_no % len(variants)]
+        for backend in backends:
+            for variant in order:
+                elapsed, report = run_variant(project, backend, variant, against)
+                key = (backend, variant)
+                if report is not None and elapsed < best.get(key, 1e9):
+                    reports[key] = report
+                best[key] = min(best.get(key, elapsed), elapsed)
+    return best, reports
+
+
+def print_table(best: Best, backends: list[str], against: str | None) -> list[str]:
+    """The table of best times and ratios; returns the backends where the target is missed."""
+    extra = f" {'all at ' + against:>16} {'then/pa':>8}" if against else ""
+    print(f"  {'backend':<11} {'dbmatrix all':>13} {'dbmatrix four':>14} "
+          f"{'pytest-alembic four':>20} {'all/pa':>7} {'four/pa':>8}{extra}")
+    missed = []
+    for backend in backends:
+        full, four = best[(backend, "all")], best[(backend, "four")]
+        pa = best.get((backend, "pytest-alembic"))
+        then = best.get((backend, "against"))
+        if pa is None:
+            print(f"  {backend:<11} {full:>12.2f}s {four:>13.2f}s {'skipped':>20}"
+                  + (f" {'':>16} {then:>15.2f}s" if then is not None else ""))
+            continue
+        line = (f"  {backend:<11} {full:>12.2f}s {four:>13.2f}s {pa:>19.2f}s "
+                f"{full / pa:>6.2f}x {four / pa:>7.2f}x")
+        if then is not None:
+            line += f" {then:>15.2f}s {then / pa:>7.2f}x"
+        print(line)
+        if full > pa:
+            missed.append(backend)
+    return missed
+
+
+def print_checks(reports: Reports, backends: list[str], variant: str, title: str) -> None:
+    print(f"{title} (seconds, set-up to teardown):")
+    for backend in backends:
+        tests = reports[(backend, variant)]["tests"]
+        assert isinstance(tests, list)
+        per = ", ".join(f"{row['test'].split('::')[-1]} {c['duration']:.2f}"
+                        for row in tests for c in row["results"].values())
+        print(f"  {backend}: {per}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--revisions", type=int, default=30)
     parser.add_argument("--backends", default="sqlite,postgresql,mariadb")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", metavar="REF",
+                        help="also time the ten checks of the package at this git ref")
     args = parser.parse_args()
     backends = args.backends.split(",")
     skip_pa = have_pytest_alembic()
-    variants = ["all", "four"] + ([] if skip_pa else ["pytest-alembic"])
-    best: dict[tuple[str, str], float] = {}
-    reports: dict[str, dict[str, object]] = {}
+    variants = (["all", "four"] + ([] if skip_pa else ["pytest-alembic"])
+                + (["against"] if args.against else []))
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         ini = generate(project, args.revisions)
         prepare(project)
+        against = checkout(args.against, project) if args.against else None
         base = {b: baseline(ini, b, project) for b in backends}
-        for round_no in range(args.rounds):
-            order = variants[round_no % len(variants):] + variants[:round_no % len(variants)]
-            for backend in backends:
-                for variant in order:
-                    if variant == "pytest-alembic":
-                        elapsed = run_pytest_alembic(project, backend)
-                    else:
-                        elapsed, report = run_dbmatrix(
-                            project, backend, None if variant == "all" else FOUR)
-                        if variant == "all" and elapsed < best.get((backend, "all"), 1e9):
-                            reports[backend] = report
-                    key = (backend, variant)
-                    best[key] = min(best.get(key, elapsed), elapsed)
+        best, reports = measure(project, backends, variants, args.rounds, against)
     from importlib.metadata import version
 
     pa_version = "missing" if skip_pa else version("pytest-alembic")
     print(f"clean history: {args.revisions} revisions; best of {args.rounds} alternating "
           f"rounds; whole pytest processes (start-up and provisioning included); "
           f"pytest {version('pytest')}, pytest-alembic {pa_version}")
-    print(f"  {'backend':<11} {'dbmatrix all':>13} {'dbmatrix four':>14} "
-          f"{'pytest-alembic four':>20} {'all/pa':>7} {'four/pa':>8}")
-    missed = []
-    for backend in backends:
-        full, four = best[(backend, "all")], best[(backend, "four")]
-        pa = best.get((backend, "pytest-alembic"))
-        if pa is None:
-            print(f"  {backend:<11} {full:>12.2f}s {four:>13.2f}s {'skipped':>20}")
-            continue
-        print(f"  {backend:<11} {full:>12.2f}s {four:>13.2f}s {pa:>19.2f}s "
-              f"{full / pa:>6.2f}x {four / pa:>7.2f}x")
-        if full > pa:
-            missed.append(backend)
+    missed = print_table(best, backends, args.against)
     if skip_pa:
         print(f"  pytest-alembic rows skipped: {skip_pa}")
-    print("dbmatrix's checks in its best full run (seconds, set-up to teardown):")
-    for backend in backends:
-        tests = reports[backend]["tests"]
-        assert isinstance(tests, list)
-        per = ", ".join(f"{row['test'].split('::')[-1]} {c['duration']:.2f}"
-                        for row in tests for c in row["results"].values())
-        print(f"  {backend}: {per}")
+    print_checks(reports, backends, "all", "dbmatrix's checks in its best full run")
+    if args.against:
+        print_checks(reports, backends, "against", f"the same at {args.against}")
     print("baseline (alembic upgrade head + downgrade base, in-process): " + ", ".join(
         f"{b} {t:.2f}s" for b, t in base.items()))
     if skip_pa:

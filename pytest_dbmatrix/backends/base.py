@@ -264,6 +264,11 @@ class Backend:
     def drop_database(self, conn: Connection, name: str) -> None:
         raise NotImplementedError
 
+    def relax_durability(self, conn: Connection, name: str) -> None:
+        """Let commits to the scratch database `name` (just created, nothing connected yet)
+        return before they are on disk, where the server allows it for one database: the
+        migration checks commit after every step. Nothing by default."""
+
     def drop_tables(self, conn: Connection, names: Sequence[str]) -> None:
         """Drop these tables (quoted names, children first) of a schema being torn down."""
         for name in names:

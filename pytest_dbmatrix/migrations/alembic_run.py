@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,11 +185,11 @@ class Runner:
             config.attributes.pop("connection", None)
 
     def _run_env(self, conn: Connection, work: Callable[[tuple[str, ...], MigrationContext],
-                                                        Sequence[Any]],
+                                                        Iterable[Any]],
                  capture: Capture | None = None, **kw: Any) -> EnvFacts:
         facts = EnvFacts()
 
-        def fn(heads: Any, context: MigrationContext) -> Sequence[Any]:
+        def fn(heads: Any, context: MigrationContext) -> Iterable[Any]:
             facts.heads = tuple(heads)
             facts.opts = dict(context.opts)
             return work(facts.heads, context)
@@ -241,6 +241,46 @@ class Runner:
         steps = [make(revision_map, s) for s in scripts]
         return self._connected(lambda c: self._run_env(c, lambda h, ctx: steps, capture))
 
+    def apply_moves(self, moves: Sequence[tuple[Script, bool]],
+                    between: Callable[[int, MigrationContext], None],
+                    capture: Capture | None = None) -> tuple[int, Exception | None]:
+        """Apply each (script, up) in order in one env.py run, committing after each, and
+        call `between(i, context)` after the i-th (and with -1 before the first) on env.py's
+        connection: the transactions of one env.py run per move, without a module load, a
+        version-table probe and a commit per move. Returns how many moves were applied and
+        the error of the one that failed; an error raised by `between` is raised as is."""
+        revision_map = self.script.revision_map
+        steps = [(MigrationStep.upgrade_from_script if up else
+                  MigrationStep.downgrade_from_script)(revision_map, script)
+                 for script, up in moves]
+        done = 0
+        ours: list[BaseException] = []
+
+        def call(index: int, context: MigrationContext) -> None:
+            try:
+                between(index, context)
+            except BaseException as exc:
+                ours.append(exc)
+                raise
+
+        def work(heads: tuple[str, ...], context: MigrationContext) -> Iterator[Any]:
+            nonlocal done
+            call(-1, context)  # in Alembic's transaction, with its version table if new
+            for index, step in enumerate(steps):
+                yield step  # Alembic runs it before asking for the next
+                _commit(context.connection)
+                call(index, context)
+                _commit(context.connection)
+                done = index + 1
+
+        try:
+            self._connected(lambda c: self._run_env(c, work, capture))
+        except Exception as exc:
+            if ours and exc is ours[0]:
+                raise
+            return done, exc
+        return done, None
+
     def reset(self) -> None:
         """An empty database, then the baseline schema the first revision starts from."""
         self.database.reset()
@@ -249,11 +289,13 @@ class Runner:
                 self.baseline(conn)
                 conn.commit()
 
-    def upgrade_to(self, index: int) -> None:
-        """From the baseline, apply revisions [0, index) in one run."""
-        self.reset()
-        if index:
-            self.apply(self.history.ordered[:index])
+    def drop_version_table(self, opts: dict[str, Any]) -> None:
+        """Drop the version table env.py configured (if there): a reset leaves none."""
+        table = sa.Table(opts.get("version_table") or snapshot.VERSION_TABLE, sa.MetaData(),
+                         schema=opts.get("version_table_schema"))
+        with self.database.engine.connect() as conn:
+            table.drop(conn, checkfirst=True)
+            conn.commit()
 
     def snapshot(self) -> snapshot.Snapshot:
         with self.database.engine.connect() as conn:
@@ -275,3 +317,9 @@ class Runner:
     def connection(self) -> Iterator[Connection]:
         with self.database.engine.connect() as conn:
             yield conn
+
+
+def _commit(connection: Connection | None) -> None:
+    """End the transaction a move (or the work between two) ran in, as its own run would."""
+    if connection is not None and connection.in_transaction():
+        connection.commit()

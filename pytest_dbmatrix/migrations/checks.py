@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
+from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.backends import for_dialect
 from pytest_dbmatrix.catalogue import ENTRIES, find_hazard
@@ -199,11 +200,16 @@ def model_match(run: CheckRun) -> None:
 
 
 def _compare(run: CheckRun, expected: snapshot.Snapshot, printed: str | None,
-             kind_default: str, revision: str, what: str, seen: set[str]) -> None:
-    runner = run.migrations.runner
-    if printed is not None and runner.fingerprint() == printed:
+             kind_default: str, revision: str, what: str, seen: set[str],
+             conn: Connection | None = None) -> None:
+    """Report how the schema (seen through `conn`, else a new connection) differs."""
+    if conn is None:
+        with run.migrations.runner.connection() as own:
+            _compare(run, expected, printed, kind_default, revision, what, seen, own)
+        return
+    if printed is not None and snapshot.fingerprint(conn) == printed:
         return  # the same schema as `expected`: no difference to report
-    actual = runner.snapshot()
+    actual = snapshot.take(conn)
     new = [line for line in snapshot.diff(expected, actual) if line not in seen]
     seen.update(new)
     leaked = [line.removeprefix("enum type ").removesuffix(": left behind")
@@ -222,44 +228,64 @@ def downgrade(run: CheckRun) -> None:
     bm = run.migrations
     steps = bm.timeline.steps
     bm.go_to(reachable)
+    order = list(reversed(range(reachable)))
     seen: set[str] = set()
-    for index in reversed(range(reachable)):
-        step = steps[index]
-        bm.position = None
-        try:
-            bm.runner.apply([step.script], up=False)
-        except Exception as exc:
-            run.error(exc, "downgrade-failed", step.script.revision,
-                      f"downgrade of {step.script.revision}")
-            run.section_for(step.script)
-            return
-        bm.position = index
-        _compare(run, step.before, step.before_print, "downgrade-mismatch",
-                 step.script.revision, f"after downgrading {step.script.revision}", seen)
+
+    def compare(move: int, context: MigrationContext) -> None:
+        if move >= 0:
+            step = steps[order[move]]
+            _compare(run, step.before, step.before_print, "downgrade-mismatch",
+                     step.script.revision, f"after downgrading {step.script.revision}", seen,
+                     context.connection)
+
+    if not order:
+        return
+    bm.position = None
+    done, error = bm.runner.apply_moves([(steps[i].script, False) for i in order], compare)
+    if error is not None:
+        failed = steps[order[done]].script
+        run.error(error, "downgrade-failed", failed.revision, f"downgrade of {failed.revision}")
+        run.section_for(failed)
+        return
+    bm.position = 0
+
+
+UP_DOWN_UP = ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade"))
+"""up_down_up's moves for each revision."""
 
 
 def up_down_up(run: CheckRun) -> None:
     reachable = _reachable(run)
     bm = run.migrations
     bm.go_to(0)
+    steps = bm.timeline.steps[:reachable]
     seen: set[str] = set()
-    for index, step in enumerate(bm.timeline.steps[:reachable]):
+
+    def compare(move: int, context: MigrationContext) -> None:
+        if move < 0:
+            return
+        step, phase = steps[move // 3], move % 3
         rev = step.script.revision
-        bm.position = None
-        for up, phase in ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade")):
-            try:
-                bm.runner.apply([step.script], up=up)
-            except Exception as exc:
-                run.error(exc, "up-down-up-failed", rev, f"{phase} of {rev}")
-                run.section_for(step.script)
-                return
-            if phase == "downgrade":
-                _compare(run, step.before, step.before_print, "downgrade-mismatch", rev,
-                         f"after up and down of {rev}", seen)
-        assert step.after is not None
-        _compare(run, step.after, step.after_print, "up-down-up-mismatch", rev,
-                 f"after up, down, up of {rev}", seen)
-        bm.position = index + 1
+        if phase == 1:
+            _compare(run, step.before, step.before_print, "downgrade-mismatch", rev,
+                     f"after up and down of {rev}", seen, context.connection)
+        elif phase == 2:
+            assert step.after is not None
+            _compare(run, step.after, step.after_print, "up-down-up-mismatch", rev,
+                     f"after up, down, up of {rev}", seen, context.connection)
+
+    if not steps:
+        return
+    bm.position = None
+    done, error = bm.runner.apply_moves(
+        [(step.script, up) for step in steps for up, _phase in UP_DOWN_UP], compare)
+    if error is not None:
+        failed = steps[done // 3].script
+        run.error(error, "up-down-up-failed", failed.revision,
+                  f"{UP_DOWN_UP[done % 3][1]} of {failed.revision}")
+        run.section_for(failed)
+        return
+    bm.position = reachable
 
 
 def _allowed(script: Script) -> set[str]:
@@ -288,35 +314,51 @@ def _dropped_constraints(run: CheckRun, step: Step) -> None:
                         f"{old['default']}", step.script.revision, column=f"{table}.{column}")
 
 
+def _data_checked(run: CheckRun, step: Step, conn: Connection,
+                  before: dict[str, data.TableRows]) -> sa.MetaData:
+    """Report what `step` did to the rows in `before`; returns the tables as they are now."""
+    schema = data.reflect(conn)
+    after = data.read(conn, schema)
+    found = orphans.find(conn) if run.migrations.live.family.optional_foreign_keys else []
+    allowed = _allowed(step.script)
+    for loss in data.losses(before, after) + data.filled(before, after, schema):
+        if loss.table in allowed or f"{loss.table}.{loss.column}" in allowed:
+            continue
+        run.add(loss.kind, loss.message, step.script.revision, table=loss.table,
+                column=loss.column)
+    for orphan in found:
+        run.add("fk-orphans", orphan, step.script.revision)
+    _dropped_constraints(run, step)
+    return schema
+
+
 def data_preserved(run: CheckRun) -> None:
     reachable = _reachable(run)
     bm = run.migrations
     bm.go_to(0)
+    steps = bm.timeline.steps[:reachable]
+    if not steps:
+        return
     seeder = data.Seeder()
-    schema: sa.MetaData | None = None  # reflected after the previous revision
-    for step in bm.timeline.steps[:reachable]:
-        bm.position = None
-        with bm.runner.connection() as conn:
-            seeder.seed(conn, schema)
-            before = data.read(conn, schema)
-        try:
-            bm.runner.apply([step.script])
-        except Exception as exc:
-            _failed_with_rows(run, exc, step.script)
+    bm.position = None
+    with bm.runner.connection() as conn:
+        seeder.seed(conn)
+        rows = [data.read(conn)]  # before the next revision
+
+    def check(move: int, context: MigrationContext) -> None:
+        """After a revision: its losses; then rows in every table for the next one."""
+        conn = context.connection
+        if move < 0 or conn is None:
             return
-        with bm.runner.connection() as conn:
-            schema = data.reflect(conn)
-            after = data.read(conn, schema)
-            found = orphans.find(conn) if bm.live.family.optional_foreign_keys else []
-        allowed = _allowed(step.script)
-        for loss in data.losses(before, after) + data.filled(before, after, schema):
-            if loss.table in allowed or f"{loss.table}.{loss.column}" in allowed:
-                continue
-            run.add(loss.kind, loss.message, step.script.revision, table=loss.table,
-                    column=loss.column)
-        for orphan in found:
-            run.add("fk-orphans", orphan, step.script.revision)
-        _dropped_constraints(run, step)
+        schema = _data_checked(run, steps[move], conn, rows[-1])
+        if move + 1 < len(steps):
+            seeder.seed(conn, schema)
+            rows.append(data.read(conn, schema))
+
+    done, error = bm.runner.apply_moves([(step.script, True) for step in steps], check)
+    if error is not None:
+        _failed_with_rows(run, error, steps[done].script)
+        return
     if seeder.unseedable:
         run.sections.append(("tables not seeded", "\n".join(
             f"{t}: {why}" for t, why in seeder.unseedable.items())))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 
 from pytest_dbmatrix.errors import normalise
@@ -50,6 +51,12 @@ class Timeline:
         return len(self.steps) - (1 if self.failure else 0)
 
 
+def _close(step: Step, capture: Capture, start: int) -> None:
+    """The statements the step sent: those captured since `start`."""
+    step.statements = capture.statements[start:]
+    step.writes = Capture(statements=step.statements).writes()
+
+
 class BackendMigrations:
     """Per backend and worker: built lazily, shared by every check of that backend."""
 
@@ -62,6 +69,8 @@ class BackendMigrations:
         self.position: int | None = None
         """Revisions [0, position) applied and nothing else changed; None when unknown."""
         self._contract: EnvFacts | ContractBroken | None = None
+        self._empty_print: str | None = None
+        """The fingerprint of the database just reset, for `_rewind` (None: not known)."""
 
     @property
     def name(self) -> str:
@@ -74,7 +83,7 @@ class BackendMigrations:
     def contract(self) -> EnvFacts | ContractBroken:
         """Whether env.py uses the connection it is given (run once, read-only)."""
         if self._contract is None:
-            self.runner.reset()
+            self._reset()
             self.position = 0
             try:
                 self._contract = self.runner.inspect_env()
@@ -85,41 +94,82 @@ class BackendMigrations:
     @cached_property
     def timeline(self) -> Timeline:
         if self.position != 0:  # contract() leaves the database just reset: reuse it
-            self.runner.reset()
+            self._reset()
             self.position = 0
-        steps: list[Step] = []
+        scripts = self.history.ordered
         before, before_print = self.runner.printed_snapshot()
-        for index, script in enumerate(self.history.ordered):
-            step = self._step(script, before, before_print)
-            steps.append(step)
-            if step.error is not None:
-                self.position = None
-                return Timeline(steps)
-            self.position = index + 1
-            if step.after is not None:
-                before, before_print = step.after, step.after_print
-        return Timeline(steps, self.runner.heads())
-
-    def _step(self, script: Script, before: snapshot.Snapshot,
-              before_print: str | None) -> Step:
+        if not scripts:
+            return Timeline([], self.runner.heads())
+        steps = [Step(scripts[0], (), before, before_print=before_print)]
         capture = Capture()
-        step = Step(script, (), before, before_print=before_print)
+        start = [0]  # where the running step's statements begin in capture
+
+        def record(index: int, context: MigrationContext) -> None:
+            """After revision `index`: its statements, the schema, the next step."""
+            step = steps[-1]
+            if index < 0:
+                step.heads_before = tuple(context.get_current_heads())
+            else:
+                _close(step, capture, start[0])
+                conn = context.connection
+                assert conn is not None
+                try:
+                    step.after, step.after_print = snapshot.take(conn), snapshot.fingerprint(conn)
+                except Exception as exc:
+                    step.error = exc
+                    raise
+                self.position = index + 1
+                if index + 1 < len(scripts):
+                    steps.append(Step(scripts[index + 1], tuple(context.get_current_heads()),
+                                      step.after, before_print=step.after_print))
+            start[0] = len(capture.statements)
+
+        self.position = None
         try:
-            facts = self.runner.apply([script], capture=capture)
-            step.heads_before = facts.heads
-            step.after, step.after_print = self.runner.printed_snapshot()
-        except Exception as exc:
-            step.error = exc
-        step.statements = capture.statements
-        step.writes = capture.writes()
-        return step
+            _done, error = self.runner.apply_moves([(s, True) for s in scripts], record, capture)
+        except Exception as exc:  # the snapshot after a revision failed: that revision's
+            error = exc
+        if error is None:
+            return Timeline(steps, self.runner.heads())
+        if steps[-1].error is None:
+            steps[-1].error = error
+            _close(steps[-1], capture, start[0])
+        self.position = None
+        return Timeline(steps)
 
     def go_to(self, index: int) -> None:
-        """Have revisions [0, index) applied: reuse the database when it is there already."""
-        if self.position != index:
-            self.position = None
-            self.runner.upgrade_to(index)
-            self.position = index
+        """Have revisions [0, index) applied: reuse the database when it is there already,
+        else start from base (rewound or reset) and upgrade in one run."""
+        if self.position == index:
+            return
+        start, self.position = self.position, None
+        if start is None or not self._rewind(start):
+            self._reset()
+        if index:
+            self.runner.apply(self.history.ordered[:index])
+        self.position = index
+
+    def _reset(self) -> None:
+        """An empty database (and the baseline); its fingerprint is kept for `_rewind`."""
+        self.runner.reset()
+        self._empty_print = (self.runner.fingerprint() if self.live.family.server_backed
+                             and self.runner.baseline is None else None)
+
+    def _rewind(self, start: int) -> bool:
+        """Back to base from revisions [0, start) by downgrading, instead of a reset: a DROP
+        DATABASE on PostgreSQL waits for a checkpoint (0.1-1.2 s here). Only without a
+        baseline, so that no table (nor row) can remain at base, and only when the schema
+        fingerprint then equals the empty database's; False (reset instead) otherwise."""
+        empty, facts = self._empty_print, self._contract
+        if empty is None or not isinstance(facts, EnvFacts):
+            return False
+        try:
+            if start:
+                self.runner.apply(self.history.ordered[start - 1::-1], up=False)
+            self.runner.drop_version_table(facts.opts)
+        except Exception:
+            return False  # the state is unknown: reset
+        return self.runner.fingerprint() == empty
 
     def error_line(self, exc: BaseException) -> str:
         return normalise(exc, ()).line

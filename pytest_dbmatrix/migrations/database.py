@@ -40,6 +40,7 @@ class MigrationDatabase:
             if self.exists:
                 self.live.family.drop_database(conn, self.name)
             self.live.family.create_database(conn, self.name)
+            self.live.family.relax_durability(conn, self.name)
         self.exists = True
 
     def close(self) -> None:

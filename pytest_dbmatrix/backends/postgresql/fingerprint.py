@@ -28,8 +28,24 @@ SELECT concat_ws(' ', 't', n.nspname, t.typname, t.typtype,
                   FROM pg_enum e WHERE e.enumtypid = t.oid))
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE {_SCHEMAS} AND t.typtype IN ('e', 'd')
+UNION ALL
+SELECT concat_ws(' ', 'n', n.nspname) FROM pg_namespace n WHERE {_SCHEMAS}
+UNION ALL
+SELECT concat_ws(' ', 'f', n.nspname, p.proname, p.prokind,
+                 pg_get_function_identity_arguments(p.oid), md5(p.prosrc))
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE {_SCHEMAS}
+UNION ALL
+SELECT concat_ws(' ', 'g', n.nspname, c.relname, g.tgname, md5(pg_get_triggerdef(g.oid)))
+FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_SCHEMAS} AND NOT g.tgisinternal
+UNION ALL
+SELECT concat_ws(' ', 'x', e.extname, e.extversion) FROM pg_extension e
 """
 """Every user schema's relations with their columns (type, NOT NULL, default, identity),
-constraints, indexes, enum and domain types, in one query: more than the migration snapshot
-reads. Not the column's position (attnum), which a column dropped and added back changes while
-the snapshot, keyed by name, does not see it."""
+constraints, indexes, enum and domain types, and the schemas, routines, triggers and
+extensions, in one query: more than the migration snapshot reads (the last four so that an
+empty database's fingerprint also says nothing of them was left behind, see
+BackendMigrations._rewind). Not the column's position (attnum), which a column dropped and
+added back changes while the snapshot, keyed by name, does not see it."""
