@@ -192,3 +192,24 @@ def test_conformance_runs_through_every_driver_column(pytester: pytest.Pytester,
     assert "conformance::roundtrip[tickets]" in {i["test"] for i in report["incompatibilities"]}
     ran.stdout.fnmatch_lines(["*server-side-binding: 1 on postgresql+asyncpg*",
                               "*'str' object cannot be interpreted as an integer*"])
+
+
+@pytest.mark.parametrize(("strict", "outcome"), [(False, "skipped"), (True, "failed")])
+def test_conformance_through_a_missing_async_driver_says_what_to_install(
+        pytester: pytest.Pytester, strict: bool, outcome: str) -> None:
+    """The column's tables are made through the sync driver; the scenarios that need the
+    async one skip (fail under --dbmatrix-strict) with one reason naming the extra."""
+    pytester.makepyfile(models=MODELS)
+    pytester.makeconftest('import sys\nsys.modules["aiosqlite"] = None  # not installed\n')
+    ran = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--dbmatrix-conformance", "--dbmatrix-metadata=models:metadata",
+        "--dbmatrix=sqlite+aiosqlite", "--dbmatrix-report=c.json", "-rs",
+        *(["--dbmatrix-strict"] if strict else []))
+    rows = {t["test"]: t["results"]["sqlite+aiosqlite"]["outcome"]
+            for t in json.loads((pytester.path / "c.json").read_text())["tests"]
+            if "sqlite+aiosqlite" in t["results"]}
+    assert rows["conformance::create[events]"] == "passed"
+    assert rows["conformance::roundtrip[events]"] == outcome
+    assert rows["conformance::constraints[events]"] == outcome
+    ran.stdout.fnmatch_lines(["*backend 'sqlite+aiosqlite': the async driver sqlite+aiosqlite "
+                              "cannot be loaded (*); pip install 'pytest-dbmatrix[[]async[]]'*"])

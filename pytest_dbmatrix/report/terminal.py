@@ -153,8 +153,8 @@ def brief(config: pytest.Config, state: MatrixState) -> bool:
 
 
 class FailureVolume:
-    """Keeps the generated items' failures out of pytest's FAILURES section (their findings
-    are in the digest; the short summary still gives one line per failed item).
+    """Keeps the generated items' failures on findings out of pytest's FAILURES section (the
+    findings are in the digest; the short summary still gives one line per failed item).
 
     pytest prints that section in its terminal_summary wrapper before the other plugins'
     summaries and the short summary after them: this wrapper, outside pytest's, holds the
@@ -170,7 +170,7 @@ class FailureVolume:
         stats = terminalreporter.stats
         if brief(config, self.state) and stats.get("failed"):
             self.failed = stats["failed"]
-            stats["failed"] = [r for r in self.failed if not hasattr(r, REPORT_ATTRIBUTE)]
+            stats["failed"] = [r for r in self.failed if not _failed_findings(r)]
         try:
             return (yield)
         finally:
@@ -183,9 +183,17 @@ class FailureVolume:
             terminalreporter.stats["failed"] = [_one_line(r) for r in self.failed]
 
 
+def _failed_findings(report: Any) -> list[Any]:
+    """What the digest shows of this report: a generated item that failed on findings (one
+    that failed otherwise, a missing driver, keeps its failure section)."""
+    if not hasattr(report, REPORT_ATTRIBUTE):
+        return []
+    return [f for f in received(report) if f.status == "failed"]
+
+
 def _one_line(report: Any) -> Any:
     """A generated item's report whose message is its first failed finding and a count."""
-    failed = [f for f in received(report) if f.status == "failed"]
+    failed = _failed_findings(report)
     if not failed:
         return report
     short = copy.copy(report)
