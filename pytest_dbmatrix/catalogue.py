@@ -404,6 +404,14 @@ FINDINGS: tuple[Hazard, ...] = (
     _f("fails-with-data", "the revision works on empty tables only: backfill or convert the rows "
        "before tightening types or constraints",
        error("the upgrade fails on a database with rows")),
+    # Measured 2026-12-02 (SQLite 3.40, foreign keys on): batch_alter_table on a table whose
+    # rows another table's rows reference raises IntegrityError 'FOREIGN KEY constraint failed'
+    # (MLflow's a8c4a736bde6 on model_versions); with no referencing rows it passes.
+    _f("sqlite-batch-referenced", "batch_alter_table rebuilds the table, and with PRAGMA "
+       "foreign_keys=ON dropping the old copy fails while other tables' rows reference it: run "
+       "the migration with PRAGMA foreign_keys=OFF (and PRAGMA foreign_key_check after), as "
+       "Alembic's batch mode documentation advises",
+       error("the upgrade fails on a database with rows")),
     _f("seeded-rows-rejected", "the rows dbmatrix generated for data_preserved do not satisfy a "
        "constraint this revision adds, so the revisions after it were not checked with rows; "
        "a real database's rows may satisfy it or not: check yours against the constraint",

@@ -123,6 +123,16 @@ def write_history(path: Path, revisions: dict[str, tuple[str, str]],
         down = rev
 
 
+def history_findings(pytester: pytest.Pytester, revisions: dict[str, tuple[str, str]],
+                     checks: str, backends: str) -> list[dict[str, Any]]:
+    """The migration findings of `checks` on a history of `revisions`, run on `backends`."""
+    write_history(pytester.path, revisions)
+    pytester.makeini(INI + f"dbmatrix_alembic_checks = {checks}\n")
+    run_migrations(pytester, f"--dbmatrix={backends}")
+    found: list[dict[str, Any]] = report(pytester)["migrations"]["findings"]
+    return found
+
+
 def test_enum_leak_narrowing_and_dropped_not_null_on_the_right_backends(
         pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
     write_history(pytester.path, HAZARD_REVISIONS)
@@ -220,16 +230,13 @@ def test_generated_items_have_unique_node_ids(pytester: pytest.Pytester) -> None
 def test_a_type_created_twice_in_a_first_upgrade_is_not_called_a_leak(
         pytester: pytest.Pytester, live_urls: dict[str, str]) -> None:
     """PostgreSQL's 'type "x" already exists' is a downgrade's leak only after a downgrade."""
-    write_history(pytester.path, {
+    failed = history_findings(pytester, {
         "t01": ('sa.Enum("calm", "angry", name="mood").create(op.get_bind())',
                 'sa.Enum(name="mood").drop(op.get_bind())'),
         "t02": ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), '
                 'sa.Column("mood", sa.Enum("calm", "angry", name="mood")))',
                 'op.drop_table("item")'),
-    })
-    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade\n")
-    run_migrations(pytester, "--dbmatrix=postgresql")
-    failed = report(pytester)["migrations"]["findings"]
+    }, "upgrade", "postgresql")
     assert [(f["hazard"], f["revision"]) for f in failed] == [("pg-type-exists", "t02")]
     assert 'type "mood" already exists' in failed[0]["message"]
     assert "create_type=False" in failed[0]["hint"]
@@ -294,3 +301,23 @@ def test_a_constraint_the_seeded_rows_break_is_the_seedings_doing(
                 for b, c in t["results"].items()}
     assert outcomes[("migrations::data_preserved", "postgresql")] == "skipped"
     assert outcomes[("migrations::upgrade", "mariadb")] == "passed"
+
+
+def test_a_batch_rebuild_of_a_referenced_table_is_the_revisions_failure(
+        pytester: pytest.Pytester) -> None:
+    """SQLite with foreign keys on: batch mode drops the old copy of a table other rows
+    reference, and fails (MLflow's a8c4a736bde6 does so); the seeded rows only reveal it."""
+    found = history_findings(pytester, {
+        "b01": ('op.create_table("parent", sa.Column("id", sa.Integer, primary_key=True), '
+                'sa.Column("code", sa.String(20), nullable=False))\n    '
+                'op.create_table("child", sa.Column("id", sa.Integer, primary_key=True), '
+                'sa.Column("parent_id", sa.Integer, sa.ForeignKey("parent.id"), nullable=False))',
+                'op.drop_table("child")\n    op.drop_table("parent")'),
+        "b02": ('with op.batch_alter_table("parent") as b:\n        '
+                'b.alter_column("code", nullable=True, existing_type=sa.String(20))',
+                'pass'),
+    }, "upgrade, data_preserved", "sqlite")
+    assert [(f["check"], f["hazard"], f["revision"], f["status"]) for f in found] == [
+        ("data_preserved", "sqlite-batch-referenced", "b02", "failed")]
+    assert "FOREIGN KEY constraint failed" in found[0]["message"]
+    assert "PRAGMA foreign_keys=OFF" in found[0]["hint"]

@@ -21,7 +21,7 @@ from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
 from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
 from pytest_dbmatrix.migrations.context import BackendMigrations, Step
 from pytest_dbmatrix.migrations.history import History
-from pytest_dbmatrix.migrations.revision_scan import StaticHazard, alter_intents, scan
+from pytest_dbmatrix.migrations.revision_scan import StaticHazard, alter_intents, op_calls, scan
 from pytest_dbmatrix.triage import Triage, failing
 
 ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
@@ -370,13 +370,26 @@ def _failed_with_rows(run: CheckRun, exc: BaseException, script: Script) -> None
     (a NOT NULL column without a default, a narrowing type change)."""
     what = f"upgrade to {script.revision} with rows in the tables"
     line = run.migrations.error_line(exc)
-    if _constraint_violation(exc, line) and not ENTRIES["not-null-added-to-rows"].matches(line):
+    if _rebuilt_a_referenced_table(run, script, line):
+        run.add("sqlite-batch-referenced", f"{what} failed: {line}", script.revision, error=line)
+    elif _constraint_violation(exc, line) and not ENTRIES["not-null-added-to-rows"].matches(line):
         run.add("seeded-rows-rejected", f"{what} failed: {line}", script.revision, error=line)
         run.partial = (f"checked the revisions before {script.revision} only: the rows dbmatrix "
                        f"seeded break a constraint it adds")
     else:
         run.error(exc, "fails-with-data", script.revision, what)
     run.section_for(script)
+
+
+def _rebuilt_a_referenced_table(run: CheckRun, script: Script, line: str) -> bool:
+    """SQLite's FOREIGN KEY failure in a revision that rebuilds tables (batch mode) and adds no
+    foreign key: the rebuild dropped a table other rows reference, not a seeding fault."""
+    if not (run.migrations.live.family.optional_foreign_keys
+            and "FOREIGN KEY constraint failed" in line):
+        return False
+    calls = op_calls(run.history.source(script), dialect=run.dialect)
+    return (any(c.in_batch for c in calls)
+            and not any(c.name == "create_foreign_key" for c in calls))
 
 
 def _constraint_violation(exc: BaseException, line: str) -> bool:
