@@ -66,38 +66,33 @@ def run_engine(family: Backend, url: URL, settings: Settings, *, admin: bool = F
     return _prepare(family, sa.create_engine(url, **options), settings, bounded=not admin)
 
 
-def run_async_engine(family: Backend, url: URL, settings: Settings, *,
-                     foreign_keys: bool | None = None) -> AsyncEngine:
-    """An async engine of the run (`url` names an async driver), set up like `run_engine`'s:
-    the family's events go on its sync side, where SQLAlchemy runs them. `foreign_keys`
-    overrides the SQLite setting (the conformance suite checks with them on)."""
-    from sqlalchemy.ext.asyncio import create_async_engine  # only for async tests
-
-    engine = create_async_engine(url, **_engine_options(family, url, settings))
-    _prepare(family, engine.sync_engine, settings, foreign_keys=foreign_keys)
-    return engine
-
-
 class AsyncUnusable(Exception):
     """The backend has no async engine to give: an in-memory database, a missing driver."""
 
 
 def live_async_engine(live: LiveBackend, settings: Settings, *,
                       foreign_keys: bool | None = None) -> AsyncEngine:
-    """The async engine of a live backend's database, through its chosen async driver."""
+    """An async engine of the run on a live backend's database, through its chosen async
+    driver, set up like `run_engine`'s: the family's events go on its sync side, where
+    SQLAlchemy runs them. `foreign_keys` overrides the SQLite setting (the conformance suite
+    checks with them on)."""
     if live.database is None:
         raise AsyncUnusable(f"dbmatrix: backend {live.name!r} is an in-memory database, which "
                             f"an async engine cannot share; give it a file URL "
                             f"({live.spec.env_var})")
     chosen = live.spec.async_driver
     url = live.family.async_url(live.url, chosen.value if chosen else None)
-    try:
-        return run_async_engine(live.family, url, settings, foreign_keys=foreign_keys)
+    try:  # greenlet (the asyncio extension) and the driver: only for async tests
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url, **_engine_options(live.family, url, settings))
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
-        raise AsyncUnusable(missing_async_driver(live, url, exc)) from None
+        raise AsyncUnusable(_missing_async_driver(live, url, exc)) from None
+    _prepare(live.family, engine.sync_engine, settings, foreign_keys=foreign_keys)
+    return engine
 
 
-def missing_async_driver(backend: LiveBackend, url: URL, exc: BaseException) -> str:
+def _missing_async_driver(backend: LiveBackend, url: URL, exc: BaseException) -> str:
     """Why the backend's async driver cannot be used, and what to install or choose."""
     family = backend.family
     missing = getattr(exc, "name", None) or url.get_driver_name()

@@ -370,10 +370,11 @@ def _failed_with_rows(run: CheckRun, exc: BaseException, script: Script) -> None
     (a NOT NULL column without a default, a narrowing type change)."""
     what = f"upgrade to {script.revision} with rows in the tables"
     line = run.migrations.error_line(exc)
+    failed = f"{what} failed: {line}"
     if _rebuilt_a_referenced_table(run, script, line):
-        run.add("sqlite-batch-referenced", f"{what} failed: {line}", script.revision, error=line)
+        run.add("sqlite-batch-referenced", failed, script.revision, error=line)
     elif _constraint_violation(exc, line) and not ENTRIES["not-null-added-to-rows"].matches(line):
-        run.add("seeded-rows-rejected", f"{what} failed: {line}", script.revision, error=line)
+        run.add("seeded-rows-rejected", failed, script.revision, error=line)
         run.partial = (f"checked the revisions before {script.revision} only: the rows dbmatrix "
                        f"seeded break a constraint it adds")
     else:

@@ -235,10 +235,9 @@ def filled(before: dict[str, TableRows], after: dict[str, TableRows],
         old, new = before.get(table.name), after.get(table.name)
         if not old or not new:
             continue
-        kept = old.keys() & new.keys()
+        kept, there = old.keys() & new.keys(), _columns(old)
         for column in table.columns:
-            if (column.name in _columns(old) or column.nullable
-                    or column.server_default is not None):
+            if column.name in there or column.nullable or column.server_default is not None:
                 continue
             values = {new[key].get(column.name) for key in kept}
             if values and values <= _implicit(column):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dbmatrix.findings import REPORT_ATTRIBUTE, received
+from pytest_dbmatrix.findings import received
 from pytest_dbmatrix.report import digest
 from pytest_dbmatrix.report.header import served_by
 from pytest_dbmatrix.results import FAILING, Incompatibility, ResultMatrix, is_generated
@@ -186,8 +186,6 @@ class FailureVolume:
 def _failed_findings(report: Any) -> list[Any]:
     """What the digest shows of this report: a generated item that failed on findings (one
     that failed otherwise, a missing driver, keeps its failure section)."""
-    if not hasattr(report, REPORT_ATTRIBUTE):
-        return []
     return [f for f in received(report) if f.status == "failed"]
 
 
