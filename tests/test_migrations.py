@@ -321,3 +321,81 @@ def test_a_batch_rebuild_of_a_referenced_table_is_the_revisions_failure(
         ("data_preserved", "sqlite-batch-referenced", "b02", "failed")]
     assert "FOREIGN KEY constraint failed" in found[0]["message"]
     assert "PRAGMA foreign_keys=OFF" in found[0]["hint"]
+
+
+SECOND_UPGRADE = '''CALLS = {}
+
+
+def upgrade():
+    url = str(op.get_bind().engine.url)
+    CALLS[url] = CALLS.get(url, 0) + 1
+    op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))
+    if CALLS[url] == 2:  # the second upgrade of this database: the one up_down_up makes
+        %s
+
+
+def downgrade():
+    op.drop_table("b")
+'''
+
+
+@pytest.mark.parametrize("second", ["differs", "fails"])
+def test_downgrade_walk_goes_on_alone_where_up_down_up_finds_something(
+        pytester: pytest.Pytester, live_urls: dict[str, str], second: str) -> None:
+    """downgrade and up_down_up share one walk from head (down, up, down per revision) while
+    up_down_up's moves match. Where its second upgrade of f02 differs or fails, the downgrade
+    walk goes on from the state a plain walk has there (f01's leftover is found, nothing is
+    blamed on f02), and up_down_up runs its own walk from base."""
+    extra = ('op.create_table("b_extra", sa.Column("id", sa.Integer, primary_key=True))'
+             if second == "differs" else 'raise RuntimeError("second upgrade refused")')
+    write_history(pytester.path, {
+        "f01": ('op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))\n    '
+                'op.create_table("a2", sa.Column("id", sa.Integer, primary_key=True))',
+                'op.drop_table("a")'),
+        "f02": ("", ""),
+    })
+    module = pytester.path / "migrations" / "versions" / "f02.py"
+    text = module.read_text()
+    module.write_text(text[:text.index("def upgrade")] + SECOND_UPGRADE % extra)
+    pytester.makeini(INI + "dbmatrix_alembic_checks = downgrade, up_down_up\n")
+    run_migrations(pytester, "--dbmatrix=sqlite,postgresql")
+    found = findings(pytester)
+    for backend in ("sqlite", "postgresql"):
+        mine = {(check, kind, rev) for check, kind, rev, b in found if b == backend}
+        assert {(k, r) for c, k, r in mine if c == "downgrade"} == {
+            ("downgrade-mismatch", "f01")}
+        assert ("up_down_up", "up-down-up-failed", "f01") in mine  # its own walk, from base
+        assert not {f for f in mine if f[0] == "downgrade" and f[2] == "f02"}
+    messages = [f["message"] for f in report(pytester)["migrations"]["findings"]
+                if f["check"] == "downgrade"]
+    assert all("table a2: added" in m and "table b" not in m for m in messages), messages
+
+
+def test_a_clean_history_takes_one_shared_walk_for_downgrade_and_up_down_up(
+        pytester: pytest.Pytester) -> None:
+    """On a clean history up_down_up reuses the downgrade walk's moves (down, up, down from
+    head): each revision is upgraded twice in all (the timeline, the walk), not three times."""
+    generate(pytester.path, revisions=3)
+    pytester.makeconftest('''
+from alembic.runtime import migration
+
+COUNT = {}
+ORIGINAL = migration.MigrationStep.__dict__["upgrade_from_script"]
+
+
+def counted(cls, revision_map, script):
+    COUNT[script.revision] = COUNT.get(script.revision, 0) + 1
+    return ORIGINAL.__func__(cls, revision_map, script)
+
+
+migration.MigrationStep.upgrade_from_script = classmethod(counted)
+
+
+def pytest_sessionfinish(session):
+    migration.MigrationStep.upgrade_from_script = ORIGINAL
+    (session.config.rootpath / "upgrades.txt").write_text(repr(sorted(COUNT.values())))
+''')
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade, downgrade, up_down_up\n")
+    result = run_migrations(pytester, "--dbmatrix=sqlite")
+    result.assert_outcomes(passed=3)
+    assert (pytester.path / "upgrades.txt").read_text() == repr([2, 2, 2])

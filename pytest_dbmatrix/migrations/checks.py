@@ -223,31 +223,108 @@ def _compare(run: CheckRun, expected: snapshot.Snapshot, printed: str | None,
                 differences=new)
 
 
-def downgrade(run: CheckRun) -> None:
-    reachable = _reachable(run)
+def _same(conn: Connection, expected: snapshot.Snapshot, printed: str | None) -> bool:
+    """Whether the schema seen through `conn` is `expected`: the same fingerprint says so at
+    once; else the snapshots decide (the base's print was taken before the version table)."""
+    if printed is not None and snapshot.fingerprint(conn) == printed:
+        return True
+    return not snapshot.diff(expected, snapshot.take(conn))
+
+
+class _StopFusing(Exception):
+    """up_down_up's moves inside the downgrade walk found something: the walk goes on alone."""
+
+    def __init__(self, position: int, known: bool) -> None:
+        self.position, self.known = position, known
+
+
+@dataclass
+class DownWalk:
+    """The downgrade from head to base, shared by downgrade and up_down_up.
+
+    When up_down_up runs too, each revision is upgraded and downgraded again right after its
+    downgrade: down, up, down from head instead of up, down, up from base, which ends at base
+    where the data check starts, and saves an upgrade of the whole history. Those two moves
+    are compared silently: when they all match, up_down_up has nothing to report (`clean`);
+    at the first difference or error the walk goes on as a plain downgrade and up_down_up
+    runs its own walk from base, which reports what it finds as before."""
+
+    run: CheckRun
+    clean: bool = False
+
+
+def _down_walk(run: CheckRun, reachable: int) -> DownWalk:
     bm = run.migrations
+    walked = bm.walks.get("down")
+    if walked is None:
+        walked = bm.walks["down"] = DownWalk(CheckRun("downgrade", run.backend, run.dialect,
+                                                      run.history, bm))
+        _walk_down(walked, reachable, fused=bm.runs("up_down_up"))
+    return walked
+
+
+def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
+    """Downgrade revisions [0, reachable) from there to base in one env.py run per stretch:
+    a new one where the fused moves stop (from a state re-made when they left it unknown)."""
+    run, bm = walk.run, walk.run.migrations
     steps = bm.timeline.steps
-    bm.go_to(reachable)
     order = list(reversed(range(reachable)))
     seen: set[str] = set()
+    phases = 3 if fused else 1
 
     def compare(move: int, context: MigrationContext) -> None:
-        if move >= 0:
-            step = steps[order[move]]
+        if move < 0:
+            return
+        position, phase = divmod(move, phases)
+        step, conn = steps[order[start + position]], context.connection
+        assert conn is not None
+        if phase == 0:
+            found = len(run.findings)
             _compare(run, step.before, step.before_print, "downgrade-mismatch",
                      step.script.revision, f"after downgrading {step.script.revision}", seen,
-                     context.connection)
+                     conn)
+            if phases == 3 and len(run.findings) > found:
+                raise _StopFusing(position + 1, known=True)
+        elif not (_same(conn, step.after or step.before, step.after_print) if phase == 1
+                  else _same(conn, step.before, step.before_print)):
+            raise _StopFusing(position, known=False)
 
-    if not order:
-        return
-    bm.position = None
-    done, error = bm.runner.apply_moves([(steps[i].script, False) for i in order], compare)
-    if error is not None:
-        failed = steps[order[done]].script
-        run.error(error, "downgrade-failed", failed.revision, f"downgrade of {failed.revision}")
-        run.section_for(failed)
-        return
+    bm.go_to(reachable)
+    walk.clean, start = fused, 0
+    while start < len(order):
+        bm.position = None
+        moves = [(steps[i].script, up) for i in order[start:]
+                 for up in ((False, True, False) if phases == 3 else (False,))]
+        try:
+            done, error = bm.runner.apply_moves(moves, compare)
+        except _StopFusing as stop:
+            walk.clean, phases = False, 1
+            start += stop.position
+            if not stop.known:  # back to just after the downgrade, where the walk alone is
+                bm.go_to(order[start])
+                start += 1
+            continue
+        if error is None:
+            break
+        position, phase = divmod(done, phases)
+        if phase == 0:
+            failed = steps[order[start + position]].script
+            run.error(error, "downgrade-failed", failed.revision,
+                      f"downgrade of {failed.revision}")
+            run.section_for(failed)
+            walk.clean = False
+            return
+        walk.clean, phases = False, 1  # up_down_up's move failed: back to where it began
+        start += position
+        bm.go_to(order[start])
+        start += 1
     bm.position = 0
+
+
+def downgrade(run: CheckRun) -> None:
+    walked = _down_walk(run, _reachable(run))
+    run.findings += walked.run.findings
+    run.sections += walked.run.sections
 
 
 UP_DOWN_UP = ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade"))
@@ -256,6 +333,8 @@ UP_DOWN_UP = ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade"))
 
 def up_down_up(run: CheckRun) -> None:
     reachable = _reachable(run)
+    if _down_walk(run, reachable).clean:
+        return
     bm = run.migrations
     bm.go_to(0)
     steps = bm.timeline.steps[:reachable]
@@ -314,10 +393,19 @@ def _dropped_constraints(run: CheckRun, step: Step) -> None:
                         f"{old['default']}", step.script.revision, column=f"{table}.{column}")
 
 
+def _tables_now(step: Step, conn: Connection) -> sa.MetaData:
+    """The tables after `step`: built from the upgrade timeline's reflection when the schema
+    fingerprint shows the same schema (one query instead of a reflection), else reflected."""
+    printed, reflection = step.after_print, step.after_reflection
+    if printed is not None and reflection is not None and snapshot.fingerprint(conn) == printed:
+        return data.tables_of(reflection)
+    return data.reflect(conn)
+
+
 def _data_checked(run: CheckRun, step: Step, conn: Connection,
                   before: dict[str, data.TableRows]) -> sa.MetaData:
     """Report what `step` did to the rows in `before`; returns the tables as they are now."""
-    schema = data.reflect(conn)
+    schema = _tables_now(step, conn)
     after = data.read(conn, schema)
     found = orphans.find(conn) if run.migrations.live.family.optional_foreign_keys else []
     allowed = _allowed(step.script)

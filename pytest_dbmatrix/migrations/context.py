@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
@@ -32,6 +34,8 @@ class Step:
     """snapshot.fingerprint of `before` (and of `after`): a schema with the same fingerprint
     has the same snapshot, so comparing with one needs no reflection."""
     after_print: str | None = None
+    after_reflection: snapshot.Reflection | None = None
+    """What `after` was made from: tables for the rows checks without a second reflection."""
 
 
 @dataclass
@@ -61,8 +65,12 @@ class BackendMigrations:
     """Per backend and worker: built lazily, shared by every check of that backend."""
 
     def __init__(self, live: LiveBackend, history: History, database: MigrationDatabase,
-                 baseline: Baseline | None = None):
+                 baseline: Baseline | None = None, checks: Collection[str] = ()):
         self.live = live
+        self.checks = frozenset(checks)
+        """The checks that will run on this backend: a walk does what they need (empty: all)."""
+        self.walks: dict[str, Any] = {}
+        """Results of a walk that serves several checks (the downgrade's), by walk."""
         self.history = history
         self.database = database
         self.runner = Runner(history, database, baseline)
@@ -75,6 +83,9 @@ class BackendMigrations:
     @property
     def name(self) -> str:
         return self.live.name
+
+    def runs(self, check: str) -> bool:
+        return not self.checks or check in self.checks
 
     @property
     def dialect(self) -> str:
@@ -114,7 +125,9 @@ class BackendMigrations:
                 conn = context.connection
                 assert conn is not None
                 try:
-                    step.after, step.after_print = snapshot.take(conn), snapshot.fingerprint(conn)
+                    step.after_reflection = snapshot.reflect(conn)
+                    step.after = snapshot.of(step.after_reflection, conn.dialect)
+                    step.after_print = snapshot.fingerprint(conn)
                 except Exception as exc:
                     step.error = exc
                     raise

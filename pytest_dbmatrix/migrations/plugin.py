@@ -111,7 +111,8 @@ class MigrationsPlugin:
                 raise
             database = MigrationDatabase(live, tmp, self.state.settings)
             self.backends[key] = BackendMigrations(live, history, database,
-                                                   baseline.from_settings(self.state.settings))
+                                                   baseline.from_settings(self.state.settings),
+                                                   self.checks)
         return self.backends[key]
 
     def _sql_dir(self, tmp: Path) -> Path:

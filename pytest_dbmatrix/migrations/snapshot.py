@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,16 +49,43 @@ def table_names(conn: Connection) -> list[str]:
     return sorted(sa.inspect(conn).get_table_names())
 
 
-def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:
-    """Tables with columns, keys, indexes and checks, plus PostgreSQL enum types."""
+EVERYTHING = ("columns", "pk_constraint", "foreign_keys", "indexes", "unique_constraints",
+              "check_constraints")
+KEYS_AND_COLUMNS = ("columns", "pk_constraint", "foreign_keys")
+"""What the rows checks build their tables from: half of a snapshot's catalog reads."""
+
+
+@dataclass
+class Reflection:
+    """One inspector's read of the tables (`get_multi_<kind>` by table name), kept so that a
+    check can build sa.Table objects from it (`data.tables_of`) without reading again."""
+
+    tables: list[str]
+    multi: dict[str, dict[str, Any]]
+    enums: list[str] | None = None
+
+
+def reflect(conn: Connection, kinds: tuple[str, ...] = EVERYTHING,
+            version_table: str = VERSION_TABLE) -> Reflection:
     inspector = sa.inspect(conn)
     tables = [t for t in sorted(inspector.get_table_names()) if t != version_table]
-    dialect = conn.dialect
-    multi = {m: _multi(inspector, m, tables) if tables else {} for m in
-             ("columns", "pk_constraint", "foreign_keys", "indexes", "unique_constraints",
-              "check_constraints")}
+    multi = {m: _multi(inspector, m, tables) if tables else {} for m in kinds}
+    enums = None
+    if kinds == EVERYTHING and family_of(conn.dialect).reflects_enum_types:
+        found = inspector.get_enums()  # type: ignore[attr-defined]
+        enums = sorted(f"{e['name']}({', '.join(e['labels'])})" for e in found)
+    return Reflection(tables, multi, enums)
+
+
+def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:
+    """Tables with columns, keys, indexes and checks, plus PostgreSQL enum types."""
+    return of(reflect(conn, version_table=version_table), conn.dialect)
+
+
+def of(reflection: Reflection, dialect: Dialect) -> Snapshot:
+    multi = reflection.multi
     snapshot: Snapshot = {"tables": {}}
-    for name in tables:
+    for name in reflection.tables:
         pk = multi["pk_constraint"].get(name) or {}
         snapshot["tables"][name] = {
             "columns": _columns(multi["columns"].get(name, []), dialect),
@@ -68,9 +96,8 @@ def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:
             "unique": _named(multi["unique_constraints"].get(name, []), "column_names"),
             "checks": _named(multi["check_constraints"].get(name, []), "sqltext"),
         }
-    if family_of(dialect).reflects_enum_types:
-        enums = inspector.get_enums()  # type: ignore[attr-defined]
-        snapshot["enums"] = sorted(f"{e['name']}({', '.join(e['labels'])})" for e in enums)
+    if reflection.enums is not None:
+        snapshot["enums"] = reflection.enums
     return snapshot
 
 
