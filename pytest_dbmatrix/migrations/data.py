@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -121,13 +122,27 @@ class Seeder:
     rows: int = 2
     counter: int = 1000
     unseedable: dict[str, str] = field(default_factory=dict)
+    shapes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Each table's columns when it was last seeded."""
 
-    def seed(self, conn: Connection, metadata: sa.MetaData | None = None) -> None:
-        """Seed every table (of `metadata`, reflected when not given) and commit."""
+    def seed(self, conn: Connection, metadata: sa.MetaData | None = None,
+             present: dict[str, TableRows] | None = None) -> set[str]:
+        """Seed the tables (of `metadata`, reflected when not given) and commit; returns those
+        written. Given their rows now (`present`), only the tables without rows or whose
+        columns changed since they were seeded: rows of a shape the table has already would
+        test nothing new, and re-seeding all of them was most of data_preserved's writes."""
         metadata = metadata if metadata is not None else reflect(conn)
+        written = set()
         for table in metadata.sorted_tables:
-            self._seed_table(conn, table)
+            shape = tuple((c.name, repr(c.type), c.nullable) for c in table.columns)
+            if present is not None and present.get(table.name) \
+                    and self.shapes.get(table.name) == shape:
+                continue
+            if self._seed_table(conn, table):
+                self.shapes[table.name] = shape
+                written.add(table.name)
         conn.commit()
+        return written
 
     def _row(self, conn: Connection, table: sa.Table, parents: dict[str, list[Any]]
              ) -> dict[str, Any] | None:
@@ -148,18 +163,20 @@ class Seeder:
             row[column.name] = value
         return row
 
-    def _seed_table(self, conn: Connection, table: sa.Table) -> None:
+    def _seed_table(self, conn: Connection, table: sa.Table) -> bool:
         parents = {c.name: _parent_values(conn, c) for c in table.columns if c.foreign_keys}
         made = [self._row(conn, table, parents) for _ in range(self.rows)]
         rows = [r for r in made if r is not None]
         if len(rows) < len(made):
             self.unseedable[table.name] = "no value can be generated for a NOT NULL column"
-            return
+            return False
         try:
             with conn.begin_nested():
                 conn.execute(table.insert(), rows)
         except sa.exc.DBAPIError as exc:
             self.unseedable[table.name] = normalise(exc).line
+            return False
+        return True
 
 
 def normalised(value: Any) -> Any:
@@ -182,11 +199,15 @@ def normalised(value: Any) -> Any:
     return value
 
 
-def read(conn: Connection, metadata: sa.MetaData | None = None) -> dict[str, TableRows]:
-    """Every row of every table (of `metadata`, reflected when not given), by primary key."""
+def read(conn: Connection, metadata: sa.MetaData | None = None,
+         only: Collection[str] | None = None) -> dict[str, TableRows]:
+    """Every row of every table (of `metadata`, reflected when not given; of those named in
+    `only` when given), by primary key."""
     data: dict[str, TableRows] = {}
     metadata = metadata if metadata is not None else reflect(conn)
     for table in metadata.sorted_tables:
+        if only is not None and table.name not in only:
+            continue
         pk = [c.name for c in table.primary_key.columns]
         rows: TableRows = {}
         for position, row in enumerate(conn.execute(sa.select(table)).mappings()):
