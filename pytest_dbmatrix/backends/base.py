@@ -216,6 +216,11 @@ class Backend:
         snapshots (a superset of what they reflect); None: take a full snapshot each time."""
         return None
 
+    def changed_kinds(self, before: str, after: str) -> frozenset[str] | None:
+        """What a snapshot may read differently between schemas with these two fingerprints
+        (reflection kinds, "tables", "enums"), so that the rest is reused; None: anything."""
+        return None
+
     def drivers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.sync_drivers + self.async_drivers))
 

@@ -30,7 +30,7 @@ CONTRACT_HELP = (
     "points at the run's own migration database"
 )
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
-Snapshot = snapshot.Snapshot  # the module's name is shadowed by Runner.snapshot in the class
+Reflection = snapshot.Reflection  # the module is shadowed by Runner.snapshot in the class
 
 
 class ContractBroken(Exception):
@@ -301,10 +301,11 @@ class Runner:
         with self.database.engine.connect() as conn:
             return snapshot.take(conn)
 
-    def printed_snapshot(self) -> tuple[Snapshot, str | None]:
-        """A snapshot and the fingerprint of the same schema (None where the dialect has none)."""
+    def printed_reflection(self) -> tuple[Reflection, str | None]:
+        """A reflection and the fingerprint of the same schema (None where the dialect has
+        none)."""
         with self.database.engine.connect() as conn:
-            return snapshot.take(conn), snapshot.fingerprint(conn)
+            return snapshot.reflect(conn), snapshot.fingerprint(conn)
 
     def fingerprint(self) -> str | None:
         with self.database.engine.connect() as conn:

@@ -108,12 +108,14 @@ class BackendMigrations:
             self._reset()
             self.position = 0
         scripts = self.history.ordered
-        before, before_print = self.runner.printed_snapshot()
+        reflection, before_print = self.runner.printed_reflection()
+        before = snapshot.of(reflection, self.database.engine.dialect)
         if not scripts:
             return Timeline([], self.runner.heads())
         steps = [Step(scripts[0], (), before, before_print=before_print)]
         capture = Capture()
         start = [0]  # where the running step's statements begin in capture
+        last = [reflection]  # the reflection of the schema before the running step
 
         def record(index: int, context: MigrationContext) -> None:
             """After revision `index`: its statements, the schema, the next step."""
@@ -125,9 +127,11 @@ class BackendMigrations:
                 conn = context.connection
                 assert conn is not None
                 try:
-                    step.after_reflection = snapshot.reflect(conn)
-                    step.after = snapshot.of(step.after_reflection, conn.dialect)
                     step.after_print = snapshot.fingerprint(conn)
+                    step.after_reflection = snapshot.reflect_since(
+                        conn, last[0], step.before_print, step.after_print)
+                    step.after = snapshot.of(step.after_reflection, conn.dialect)
+                    last[0] = step.after_reflection
                 except Exception as exc:
                     step.error = exc
                     raise

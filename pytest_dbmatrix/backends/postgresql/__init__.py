@@ -68,6 +68,11 @@ class PostgreSQLBackend(Backend):
         rows = conn.execute(sa.text(FINGERPRINT)).scalars().all()
         return "\n".join(sorted(str(r) for r in rows))
 
+    def changed_kinds(self, before: str, after: str) -> frozenset[str] | None:
+        from pytest_dbmatrix.backends.postgresql.fingerprint import changed_kinds
+
+        return changed_kinds(before, after)
+
     def list_databases(self, conn: Connection) -> list[str]:
         rows = conn.execute(sa.text("SELECT datname FROM pg_database"))
         return [r[0] for r in rows]

@@ -3,7 +3,7 @@
 _SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
 FINGERPRINT = f"""
-SELECT concat_ws(' ', 'r', n.nspname, c.relname, c.relkind, a.attname,
+SELECT concat_ws(' ', 'r' || c.relkind::text, n.nspname, c.relname, a.attname,
                  format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
                  a.attgenerated, a.attcollation, '=', pg_get_expr(d.adbin, d.adrelid))
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -49,3 +49,26 @@ extensions, in one query: more than the migration snapshot reads (the last four 
 empty database's fingerprint also says nothing of them was left behind, see
 BackendMigrations._rewind). Not the column's position (attnum), which a column dropped and
 added back changes while the snapshot, keyed by name, does not see it."""
+
+READ_FROM = {
+    "rr": ("tables", "columns"), "rp": ("tables", "columns"), "ri": ("indexes",),
+    "rI": ("indexes",), "rS": (), "t": ("enums", "columns"),
+    "k": ("pk_constraint", "foreign_keys", "unique_constraints", "check_constraints",
+          "indexes"),
+    "i": ("indexes",),
+}
+"""The snapshot's reflections that read what a kind of fingerprint line records: tables and
+their columns ("r" and the relkind), index relations, sequences (in no snapshot: a default
+naming one is a column's), enum and domain types (also in a column's reflected type),
+constraints (also what marks an index as a unique constraint's), indexes. Other relations,
+schemas, routines, triggers and extensions are in no snapshot either; an unknown kind is read
+again as a table."""
+UNKNOWN = ("tables", "columns")
+
+
+def changed_kinds(before: str, after: str) -> frozenset[str]:
+    """The reflections to make again between two fingerprints: those of the kinds of lines
+    that differ."""
+    kinds = {line.split(" ", 1)[0] for line in set(before.split("\n")) ^ set(after.split("\n"))}
+    return frozenset(read for kind in kinds if kind
+                     for read in READ_FROM.get(kind, UNKNOWN if kind.startswith("r") else ()))

@@ -1,0 +1,71 @@
+"""Migration snapshots made from the previous one and the fingerprints equal full ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from pytest_dbmatrix.backends.postgresql.fingerprint import changed_kinds
+from pytest_dbmatrix.migrations import snapshot
+
+MOOD = sa.Enum("calm", "angry", name="dbmatrix_snapshot_mood")
+CHANGES: list[tuple[str, Callable[[Operations], Any]]] = [
+    ("create parent", lambda op: op.create_table(
+        "snap_parent", sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("code", sa.String(10), unique=True), sa.Column("mood", MOOD))),
+    ("create child", lambda op: op.create_table(
+        "snap_child", sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent_id", sa.Integer, sa.ForeignKey("snap_parent.id")),
+        sa.Column("qty", sa.Integer), sa.CheckConstraint("qty > 0", name="ck_snap_qty"))),
+    ("add column", lambda op: op.add_column("snap_child", sa.Column("note", sa.String(20)))),
+    ("create index", lambda op: op.create_index("ix_snap_note", "snap_child", ["note"])),
+    ("widen type", lambda op: op.alter_column("snap_child", "note", type_=sa.String(200))),
+    ("NOT NULL", lambda op: op.alter_column("snap_parent", "code", nullable=False)),
+    ("server default", lambda op: op.alter_column("snap_parent", "code", server_default="x")),
+    ("unique", lambda op: op.create_unique_constraint("uq_snap_qty", "snap_child", ["qty"])),
+    ("drop unique", lambda op: op.drop_constraint("uq_snap_qty", "snap_child")),
+    ("enum label", lambda op: op.execute(
+        "ALTER TYPE dbmatrix_snapshot_mood ADD VALUE 'sleepy'")),
+    ("rename table", lambda op: op.rename_table("snap_child", "snap_kid")),
+    ("drop index", lambda op: op.drop_index("ix_snap_note", table_name="snap_kid")),
+    ("drop check", lambda op: op.drop_constraint("ck_snap_qty", "snap_kid", type_="check")),
+    ("drop table", lambda op: op.drop_table("snap_kid")),
+]
+
+
+def test_changed_kinds_follow_the_fingerprint_lines() -> None:
+    before = "k public t pk\nrr public t id integer"
+    assert changed_kinds(before, before + "\nrr public t note text") == {"tables", "columns"}
+    assert changed_kinds(before, before + "\nri public ix note text\ni CREATE INDEX ix ON t"
+                         ) == {"indexes"}
+    assert changed_kinds(before, before + "\nrv public v x") == {"tables", "columns"}
+    assert "enums" in changed_kinds(before, before + "\nt public mood e")
+    assert changed_kinds(before, before + "\nf public fn f () abc") == frozenset()
+
+
+@pytest.mark.dbmatrix(only="postgresql")
+def test_a_snapshot_read_again_only_where_the_fingerprint_changed_is_a_full_one(
+        db_connection: Connection) -> None:
+    """Each change to the schema, read through `reflect_since` from the last reflection,
+    gives the snapshot a full reflection gives (the run's database; the test's transaction
+    takes it all back)."""
+    op = Operations(MigrationContext.configure(db_connection))
+    previous, before = snapshot.reflect(db_connection), snapshot.fingerprint(db_connection)
+    partial = []
+    for what, change in CHANGES:
+        change(op)
+        now = snapshot.fingerprint(db_connection)
+        assert before is not None and now is not None
+        reflection = snapshot.reflect_since(db_connection, previous, before, now)
+        assert snapshot.of(reflection, db_connection.dialect) == snapshot.take(
+            db_connection), what
+        if not set(snapshot.EVERYTHING) <= changed_kinds(before, now):
+            partial.append(what)
+        previous, before = reflection, now
+    assert {"add column", "create index", "enum label"} <= set(partial)
