@@ -289,6 +289,15 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
                   else _same(conn, step.before, step.before_print)):
             raise _StopFusing(position, known=False)
 
+    def alone(at: int, remake: bool) -> int:
+        """Go on as a plain downgrade from order[at]; `remake`: the state after its downgrade
+        is unknown, so make it again and go on with the next. Returns where to go on."""
+        walk.clean = False
+        if not remake:
+            return at
+        bm.go_to(order[at])
+        return at + 1
+
     bm.go_to(reachable)
     walk.clean, start = fused, 0
     while start < len(order):
@@ -298,11 +307,7 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
         try:
             done, error = bm.runner.apply_moves(moves, compare)
         except _StopFusing as stop:
-            walk.clean, phases = False, 1
-            start += stop.position
-            if not stop.known:  # back to just after the downgrade, where the walk alone is
-                bm.go_to(order[start])
-                start += 1
+            start, phases = alone(start + stop.position, remake=not stop.known), 1
             continue
         if error is None:
             break
@@ -314,10 +319,7 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
             run.section_for(failed)
             walk.clean = False
             return
-        walk.clean, phases = False, 1  # up_down_up's move failed: back to where it began
-        start += position
-        bm.go_to(order[start])
-        start += 1
+        start, phases = alone(start + position, remake=True), 1  # up_down_up's move failed
     bm.position = 0
 
 

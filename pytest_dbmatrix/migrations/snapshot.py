@@ -68,10 +68,14 @@ class Reflection:
 def reflect(conn: Connection, kinds: tuple[str, ...] = EVERYTHING,
             version_table: str = VERSION_TABLE) -> Reflection:
     inspector = sa.inspect(conn)
-    tables = [t for t in sorted(inspector.get_table_names()) if t != version_table]
+    tables = _tables(inspector, version_table)
     multi = {m: _multi(inspector, m, tables) if tables else {} for m in kinds}
     enums = _enums(inspector, conn) if kinds == EVERYTHING else None
     return Reflection(tables, multi, enums)
+
+
+def _tables(inspector: sa.Inspector, version_table: str) -> list[str]:
+    return [t for t in sorted(inspector.get_table_names()) if t != version_table]
 
 
 def _enums(inspector: sa.Inspector, conn: Connection) -> list[str] | None:
@@ -94,7 +98,7 @@ def reflect_since(conn: Connection, previous: Reflection, before: str | None,
     inspector = sa.inspect(conn)
     tables = previous.tables
     if "tables" in changed:
-        tables = [t for t in sorted(inspector.get_table_names()) if t != VERSION_TABLE]
+        tables = _tables(inspector, VERSION_TABLE)
     multi = {m: (_multi(inspector, m, tables) if tables else {}) if m in changed
              else previous.multi[m] for m in EVERYTHING}
     enums = _enums(inspector, conn) if "enums" in changed else previous.enums
