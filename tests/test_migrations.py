@@ -399,3 +399,25 @@ def pytest_sessionfinish(session):
     result = run_migrations(pytester, "--dbmatrix=sqlite")
     result.assert_outcomes(passed=3)
     assert (pytester.path / "upgrades.txt").read_text() == repr([2, 2, 2])
+
+
+def test_the_seeder_writes_a_table_again_only_when_its_columns_changed() -> None:
+    """Rows of a shape a table has already test nothing new: data_preserved seeds a table
+    again after a revision only when it is empty or its columns changed."""
+    import sqlalchemy as sa
+
+    from pytest_dbmatrix.migrations import data
+
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+        conn.exec_driver_sql("CREATE TABLE tag (id INTEGER PRIMARY KEY)")
+        seeder = data.Seeder()
+        assert seeder.seed(conn) == {"item", "tag"}
+        rows = data.read(conn)
+        assert seeder.seed(conn, data.reflect(conn), rows) == set()
+        conn.exec_driver_sql("ALTER TABLE item ADD COLUMN note VARCHAR(20)")
+        conn.exec_driver_sql("DELETE FROM tag")
+        assert seeder.seed(conn, data.reflect(conn), data.read(conn)) == {"item", "tag"}
+        assert len(data.read(conn)["item"]) == 4
+    engine.dispose()
