@@ -136,7 +136,18 @@ class ConnectionWatch:
     def _note_statement_timeout(self, context: Any, backend: LiveBackend) -> None:
         orig = context.original_exception
         setting = self.state.settings.statement_timeout
-        if setting.value is None or not backend.family.is_statement_timeout(orig):
+        if setting.value is None:
+            return
+        if isinstance(orig, TimeoutError) and context.engine.dialect.driver == "asyncpg":
+            dead = self.state.settings.dead_host_timeout
+            orig.add_note(
+                f"dbmatrix: {self.test or 'a statement'} on {backend.name} had no reply within "
+                f"{setting.value + dead.value:g}s (asyncpg's command_timeout: the statement "
+                f"timeout of {setting.value:g}s, {setting.source}, plus the dead-host timeout "
+                f"of {dead.value:g}s, {dead.source}): the server or the network stopped "
+                f"answering")
+            return
+        if not backend.family.is_statement_timeout(orig):
             return
         error = context.sqlalchemy_exception or orig
         error.add_note(

@@ -73,9 +73,9 @@ class AsyncUnusable(Exception):
 def live_async_engine(live: LiveBackend, settings: Settings, *,
                       foreign_keys: bool | None = None) -> AsyncEngine:
     """An async engine of the run on a live backend's database, through its chosen async
-    driver, set up like `run_engine`'s: the family's events go on its sync side, where
-    SQLAlchemy runs them. `foreign_keys` overrides the SQLite setting (the conformance suite
-    checks with them on)."""
+    driver, set up like `run_engine`'s, bounds included: the family's events go on its sync
+    side, where SQLAlchemy runs them. `foreign_keys` overrides the SQLite setting (the
+    conformance suite checks with them on)."""
     if live.database is None:
         raise AsyncUnusable(f"dbmatrix: backend {live.name!r} is an in-memory database, which "
                             f"an async engine cannot share; give it a file URL "
@@ -85,10 +85,11 @@ def live_async_engine(live: LiveBackend, settings: Settings, *,
     try:  # greenlet (the asyncio extension) and the driver: only for async tests
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        engine = create_async_engine(url, **_engine_options(live.family, url, settings))
+        engine = create_async_engine(url, **_engine_options(live.family, url, settings,
+                                                            bounded=True))
     except (ImportError, sa_exc.NoSuchModuleError) as exc:
         raise AsyncUnusable(_missing_async_driver(live, url, exc)) from None
-    _prepare(live.family, engine.sync_engine, settings, foreign_keys=foreign_keys)
+    _prepare(live.family, engine.sync_engine, settings, bounded=True, foreign_keys=foreign_keys)
     return engine
 
 

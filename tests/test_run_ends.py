@@ -1,7 +1,8 @@
 """Every run ends (issue 19): a leaked connection is named and closed, the run's database goes
 even when sessions still hold it (only its own sessions are ended), a statement over the
 statement timeout fails saying so, and a server that stops answering mid-query fails the query
-within the dead-host bound. Inner runs are subprocesses bounded by RUN_TIMEOUT."""
+within the dead-host bound, on the sync and the async engines. Inner runs are subprocesses
+bounded by RUN_TIMEOUT."""
 
 from __future__ import annotations
 
@@ -321,27 +322,32 @@ def test_stalling_server_fails_the_query_within_the_bound(tmp_path: Path, backen
     """pymysql: read timeout = statement timeout + dead-host timeout; psycopg2: libpq's
     tcp_user_timeout = the dead-host timeout (keepalives cover a silent reply, which a proxy
     on loopback cannot simulate: its kernel answers the probes)."""
-    url = sa.make_url(LIVE_URLS[backend])
-    proxy = StallingProxy((url.host or "127.0.0.1", url.port or 0),
-                          unread=backend == "postgresql")
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     (tmp_path / "test_inner.py").write_text(STALLING_TEST)
-    try:
-        result = run_pytest(tmp_path, f"--dbmatrix={backend}", "--dbmatrix-strict",
-                            "--dbmatrix-statement-timeout=1", "--dbmatrix-dead-host-timeout=1",
-                            "--durations=0", "--durations-min=0", "-rA", "--tb=short",
-                            env=clean_env(**{f"DBMATRIX_{backend.upper()}_URL": proxied}),
-                            timeout=RUN_TIMEOUT)
-    finally:
-        proxy.stop()
-    output = result.stdout + result.stderr
-    assert proxy.stalled.is_set()
+    output = _run_through_stalling_proxy(tmp_path, backend, unread=backend == "postgresql")
     assert (f"FAILED test_inner.py::test_stalls[{backend}] - sqlalchemy.exc.OperationalError: "
             f"{STALLED[backend]}") in output, output
     assert f"PASSED test_inner.py::test_after[{backend}]" in output
     # the bound (1 s, plus the statement timeout on pymysql; TCP's probe back-off on libpq),
     # and slack for a busy machine
     assert _call_seconds(output, f"test_inner.py::test_stalls[{backend}]") < 8, output
+
+
+def _run_through_stalling_proxy(tmp_path: Path, column: str, unread: bool, *args: str) -> str:
+    """The inner run's output, its backend reached through a StallingProxy that stalled."""
+    backend = column.partition("+")[0]
+    url = sa.make_url(LIVE_URLS[backend])
+    proxy = StallingProxy((url.host or "127.0.0.1", url.port or 0), unread=unread)
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        result = run_pytest(tmp_path, f"--dbmatrix={column}", "--dbmatrix-strict",
+                            "--dbmatrix-statement-timeout=1", "--dbmatrix-dead-host-timeout=1",
+                            "--durations=0", "--durations-min=0", "-rA", "--tb=short", *args,
+                            env=clean_env(**{f"DBMATRIX_{backend.upper()}_URL": proxied}),
+                            timeout=RUN_TIMEOUT)
+    finally:
+        proxy.stop()
+    assert proxy.stalled.is_set()
+    return result.stdout + result.stderr
 
 
 def _call_seconds(output: str, test: str) -> float:
@@ -594,3 +600,117 @@ def test_a_connection_leaked_from_the_async_engine_is_named_too(tmp_path: Path,
     backend = column.partition("+")[0]
     if backend != "sqlite":
         assert _run_database(tmp_path, column) not in _databases(backend)
+
+
+# --- the same bounds on the async engines -----------------------------------------------------
+
+ASYNC_COLUMNS = ["sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+psycopg",
+                 "mariadb+aiomysql", "mariadb+asyncmy"]
+
+ASYNC_SLOW_TEST = """
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SLOW = {
+    "sqlite": "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+              "SELECT count(*) FROM r",
+    "postgresql": "SELECT pg_sleep(30)",
+    "mariadb": "SELECT SLEEP(30)",
+}
+
+
+async def test_slow(db_async_connection, dbmatrix_backend):
+    await db_async_connection.exec_driver_sql(SLOW[dbmatrix_backend.family.kind])
+
+
+async def test_after(db_async_connection):
+    assert await db_async_connection.scalar(sa.text("SELECT 1")) == 1
+"""
+
+ASYNC_TIMED_OUT = {
+    # measured on these servers through each async driver
+    "sqlite+aiosqlite": "(sqlite3.OperationalError) interrupted",
+    "postgresql+asyncpg": "(sqlalchemy.dialects.postgresql.asyncpg.Error) canceling statement "
+                          "due to statement timeout",
+    "postgresql+psycopg": "(psycopg.errors.QueryCanceled) canceling statement due to statement "
+                          "timeout",
+    "mariadb+aiomysql": "(pymysql.err.OperationalError) (1969, 'Query execution was interrupted "
+                        "(max_statement_time exceeded)')",
+    "mariadb+asyncmy": "(asyncmy.errors.OperationalError) (1969, 'Query execution was "
+                       "interrupted (max_statement_time exceeded)')",
+}
+
+
+def test_async_statement_over_the_timeout_fails_saying_so(tmp_path: Path) -> None:
+    """Each async driver gets the statement timeout: asyncpg in its server_settings, psycopg in
+    libpq's options, aiomysql and asyncmy a SET SESSION, aiosqlite the progress handler."""
+    (tmp_path / "test_inner.py").write_text(ASYNC_SLOW_TEST)
+    result = run_pytest(tmp_path, f"--dbmatrix={','.join(ASYNC_COLUMNS)}", "--dbmatrix-strict",
+                        "--dbmatrix-statement-timeout=0.5", "--durations=0",
+                        "--durations-min=0", "-p", "asyncio", env=_env(),
+                        timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert "5 failed, 5 passed" in result.stdout.splitlines()[-1], output
+    for column, error in ASYNC_TIMED_OUT.items():
+        assert _call_seconds(output, f"test_inner.py::test_slow[{column}]") < 10, output
+        assert error in output, (column, output)
+        assert (f"dbmatrix: test_inner.py::test_slow[{column}] on {column} ran a statement "
+                f"longer than the statement timeout of 0.5s (option "
+                f"--dbmatrix-statement-timeout; ") in output, (column, output)
+
+
+ASYNC_STALLING_TEST = f"""
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_stalls(db_async_connection, dbmatrix_backend, request):
+    padding = "x" * (20 * 1024 * 1024 if request.config.getoption("--large") else 1)
+    await db_async_connection.exec_driver_sql(f"SELECT '{STALL.decode()}{{padding}}'")
+
+
+async def test_after(db_async_connection):
+    assert await db_async_connection.scalar(sa.text("SELECT 1")) == 1
+"""
+
+ASYNC_STALLED = {
+    # measured through StallingProxy on these servers: (column, the proxy stops reading)
+    ("postgresql+asyncpg", False): "TimeoutError",
+    ("postgresql+asyncpg", True): "sqlalchemy.exc.DBAPIError: (sqlalchemy.dialects.postgresql."
+                                  "asyncpg.Error) connection was closed in the middle of "
+                                  "operation",
+    ("postgresql+psycopg", True): "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) "
+                                  "consuming input failed: server closed the connection "
+                                  "unexpectedly",
+    ("mariadb+aiomysql", True): "sqlalchemy.exc.OperationalError: (pymysql.err."
+                                "OperationalError) (2013, 'Lost connection to MySQL server "
+                                "during query ([Errno 110] Connection timed out)')",
+    ("mariadb+asyncmy", True): "sqlalchemy.exc.OperationalError: (asyncmy.errors."
+                               "OperationalError) (2013, 'Lost connection to MySQL server "
+                               "during query ([Errno 110] Connection timed out)')",
+}
+
+
+@pytest.mark.parametrize(("column", "unread"), list(ASYNC_STALLED))
+def test_stalling_server_fails_an_async_query_within_the_bound(tmp_path: Path, column: str,
+                                                               unread: bool) -> None:
+    """TCP_USER_TIMEOUT on every async driver's socket (libpq's setting on psycopg) fails a
+    query whose bytes stay unacknowledged; asyncpg's command_timeout (statement timeout plus
+    dead-host timeout) one whose reply never comes. aiomysql and asyncmy have no read timeout:
+    that case is not bounded there (README)."""
+    (tmp_path / "test_inner.py").write_text(ASYNC_STALLING_TEST)
+    (tmp_path / "conftest.py").write_text(
+        f"def pytest_addoption(parser):\n"
+        f"    parser.addoption('--large', action='store_true', default={unread})\n")
+    output = _run_through_stalling_proxy(tmp_path, column, unread, "-p", "asyncio")
+    assert (f"FAILED test_inner.py::test_stalls[{column}] - "
+            f"{ASYNC_STALLED[(column, unread)]}") in output, output
+    assert f"PASSED test_inner.py::test_after[{column}]" in output
+    if not unread:
+        assert (f"dbmatrix: test_inner.py::test_stalls[{column}] on {column} had no reply "
+                f"within 2s (asyncpg's command_timeout") in output, output
+    assert _call_seconds(output, f"test_inner.py::test_stalls[{column}]") < 10, output

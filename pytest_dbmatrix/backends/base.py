@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import socket
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -332,6 +333,29 @@ class Bounds(NamedTuple):
 
     statement_timeout: float | None = None
     dead_host_timeout: float = 60.0
+
+
+def keepalive(sock: Any, seconds: float) -> None:
+    """TCP keepalives and TCP_USER_TIMEOUT on a driver's socket, as libpq's keepalives* and
+    tcp_user_timeout: a server that stops answering fails the connection within `seconds`."""
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", max(1, round(seconds / 2))),
+                        ("TCP_KEEPINTVL", max(1, round(seconds / 8))), ("TCP_KEEPCNT", 4),
+                        ("TCP_USER_TIMEOUT", max(1, round(seconds * 1000)))):
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+
+def transport_socket(transport: Any) -> Any:
+    """The socket under an asyncio transport (async drivers), or None."""
+    return transport.get_extra_info("socket") if transport is not None else None
+
+
+def driver_connection(dbapi_connection: Any) -> Any:
+    """The driver's own connection: under SQLAlchemy's adapter for an async driver, else it."""
+    return getattr(dbapi_connection, "driver_connection", dbapi_connection)
 
 
 def numeric_version(conn: Connection) -> tuple[int, ...]:

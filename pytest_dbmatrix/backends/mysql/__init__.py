@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -17,7 +16,10 @@ from pytest_dbmatrix.backends.base import (
     ServerInfo,
     StaticRules,
     checked_identifier,
+    driver_connection,
+    keepalive,
     numeric_version,
+    transport_socket,
 )
 
 
@@ -136,21 +138,25 @@ class MySQLBackend(Backend):
     UNKNOWN_THREAD = 1094
 
     def bound_engine(self, engine: Engine, bounds: Bounds) -> None:
-        """pymysql: read/write timeouts and TCP keepalives bound a dead host; the server's
-        statement timeout is set per connection (MariaDB and MySQL name it differently)."""
-        if engine.dialect.driver != "pymysql":
+        """The server's statement timeout per connection (MariaDB and MySQL name it
+        differently); a dead host: TCP keepalives on every driver's socket, and pymysql's
+        read/write timeouts (aiomysql and asyncmy have none: a peer that keeps the TCP
+        connection but stops answering is not bounded there)."""
+        driver = engine.dialect.driver
+        if driver not in ("pymysql", "aiomysql", "asyncmy"):
             return
 
         @sa.event.listens_for(engine, "connect")
         def _bound(dbapi_connection: Any, _record: Any) -> None:
-            dead = bounds.dead_host_timeout
-            dbapi_connection._write_timeout = dead
-            if bounds.statement_timeout is not None:  # a reply may take the statement timeout
-                dbapi_connection._read_timeout = bounds.statement_timeout + dead
-            _keepalive(dbapi_connection._sock, dead)
+            dead, raw = bounds.dead_host_timeout, driver_connection(dbapi_connection)
+            keepalive(_socket_of(driver, raw), dead)
+            if driver == "pymysql":
+                raw._write_timeout = dead
+                if bounds.statement_timeout is not None:  # a reply may take that long
+                    raw._read_timeout = bounds.statement_timeout + dead
             if bounds.statement_timeout is not None:
                 cursor = dbapi_connection.cursor()
-                cursor.execute(_statement_timeout_sql(dbapi_connection, bounds.statement_timeout))
+                cursor.execute(_statement_timeout_sql(raw, bounds.statement_timeout))
                 cursor.close()
 
     def bound_locks(self, conn: Connection, seconds: float) -> None:
@@ -200,13 +206,10 @@ def _statement_timeout_sql(dbapi_connection: Any, seconds: float) -> str:
     return f"SET SESSION max_execution_time = {max(1, round(seconds * 1000))}"
 
 
-def _keepalive(sock: socket.socket | None, seconds: float) -> None:
-    """TCP keepalives and TCP_USER_TIMEOUT, as libpq's keepalives* and tcp_user_timeout."""
-    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", max(1, round(seconds / 2))),
-                        ("TCP_KEEPINTVL", max(1, round(seconds / 8))), ("TCP_KEEPCNT", 4),
-                        ("TCP_USER_TIMEOUT", max(1, round(seconds * 1000)))):
-        if hasattr(socket, name):
-            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+def _socket_of(driver: str, raw: Any) -> Any:
+    """The socket of a pymysql, aiomysql or asyncmy connection."""
+    if driver == "pymysql":
+        return raw._sock
+    if driver == "aiomysql":
+        return transport_socket(raw._writer.transport if raw._writer else None)
+    return transport_socket(raw._transport)

@@ -15,7 +15,10 @@ from pytest_dbmatrix.backends.base import (
     ServerInfo,
     StaticRules,
     checked_identifier,
+    driver_connection,
+    keepalive,
     numeric_version,
+    transport_socket,
 )
 
 
@@ -109,8 +112,16 @@ class PostgreSQLBackend(Backend):
     """Filtered on the run's database in the statement itself: never any other session."""
 
     def bounded_connect_args(self, url: URL, bounds: Bounds) -> dict[str, Any]:
-        """libpq keepalives and tcp_user_timeout bound a dead host; statement_timeout in the
-        startup packet costs no round trip."""
+        """libpq (psycopg2, psycopg): keepalives and tcp_user_timeout bound a dead host, and
+        statement_timeout in the startup packet costs no round trip. asyncpg: the setting in
+        its server_settings, and a client-side command_timeout of the statement timeout plus
+        the dead-host bound (as pymysql's read timeout); its keepalives: `bound_engine`."""
+        timeout = bounds.statement_timeout
+        if url.get_driver_name() == "asyncpg":
+            if timeout is None:
+                return {}
+            return {"server_settings": {"statement_timeout": f"{max(1, round(timeout * 1000))}"},
+                    "command_timeout": timeout + bounds.dead_host_timeout}
         if url.get_driver_name() not in ("psycopg2", "psycopg"):
             return {}
         dead = bounds.dead_host_timeout
@@ -119,20 +130,31 @@ class PostgreSQLBackend(Backend):
             "keepalives_interval": max(1, round(dead / 8)), "keepalives_count": 4,
             "tcp_user_timeout": max(1, round(dead * 1000)),
         }
-        if bounds.statement_timeout is not None:
+        if timeout is not None:
             given = url.query.get("options", "")
-            mine = f"-c statement_timeout={max(1, round(bounds.statement_timeout * 1000))}"
+            mine = f"-c statement_timeout={max(1, round(timeout * 1000))}"
             args["options"] = f"{given} {mine}".strip()
         return args
+
+    def bound_engine(self, engine: Engine, bounds: Bounds) -> None:
+        """asyncpg has no keepalive settings: set them on its socket."""
+        if engine.dialect.driver != "asyncpg":
+            return
+
+        @sa.event.listens_for(engine, "connect")
+        def _bound(dbapi_connection: Any, _record: Any) -> None:
+            raw = driver_connection(dbapi_connection)
+            keepalive(transport_socket(raw._transport), bounds.dead_host_timeout)
 
     def bound_locks(self, conn: Connection, seconds: float) -> None:
         conn.exec_driver_sql(f"SET lock_timeout = '{max(1, round(seconds * 1000))}ms'")
 
     def is_statement_timeout(self, orig: BaseException) -> bool:
-        # measured on PostgreSQL 15: QueryCanceled, SQLSTATE 57014,
-        # "canceling statement due to statement timeout"
-        return (getattr(orig, "pgcode", None) == "57014"
-                and "statement timeout" in str(orig))
+        # measured on PostgreSQL 15: QueryCanceled, SQLSTATE 57014, "canceling statement due
+        # to statement timeout" (pgcode on psycopg2 and SQLAlchemy's asyncpg adapter, sqlstate
+        # on psycopg 3)
+        code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+        return code == "57014" and "statement timeout" in str(orig)
 
     def describe_leak(self, dbapi_connection: Any, probe: Callable[[], Engine]) -> str:
         pid = _backend_pid(dbapi_connection)

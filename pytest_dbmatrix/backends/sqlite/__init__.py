@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -85,8 +86,9 @@ class SQLiteBackend(Backend):
         def _install(dbapi_connection: Any, record: Any) -> None:
             info = record.info
             info["dbmatrix_deadline"] = float("inf")
-            dbapi_connection.set_progress_handler(
-                lambda: time.monotonic() > info["dbmatrix_deadline"], self.PROGRESS_STEPS)
+            _set_progress_handler(dbapi_connection,
+                                  lambda: time.monotonic() > info["dbmatrix_deadline"],
+                                  self.PROGRESS_STEPS)
 
         @sa.event.listens_for(engine, "before_cursor_execute")
         def _deadline(conn: Connection, *_args: Any) -> None:
@@ -102,3 +104,16 @@ class SQLiteBackend(Backend):
 
     def describe_leak(self, dbapi_connection: Any, probe: Any) -> str:
         return "in a transaction" if dbapi_connection.in_transaction else "idle"
+
+
+def _set_progress_handler(dbapi_connection: Any, handler: Callable[[], bool], steps: int) -> None:
+    """On sqlite3's connection; under aiosqlite in the thread that owns that connection (sqlite3
+    refuses a call from another thread), through aiosqlite's queue, awaited on the greenlet
+    SQLAlchemy runs this event on."""
+    aio = getattr(dbapi_connection, "driver_connection", None)
+    if aio is None or isinstance(aio, sqlite3.Connection):
+        dbapi_connection.set_progress_handler(handler, steps)
+        return
+    from sqlalchemy.util import await_only  # only under the asyncio extension
+
+    await_only(aio._execute(aio._conn.set_progress_handler, handler, steps))
