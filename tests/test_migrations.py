@@ -421,3 +421,73 @@ def test_the_seeder_writes_a_table_again_only_when_its_columns_changed() -> None
         assert seeder.seed(conn, data.reflect(conn), data.read(conn)) == {"item", "tag"}
         assert len(data.read(conn)["item"]) == 4
     engine.dispose()
+
+
+def test_rows_are_matched_by_the_old_key_when_a_revision_changes_the_primary_key() -> None:
+    """MLflow's 1b5f0d9ad7c1 adds `workspace` to the primary keys of its model tables: keyed by
+    the new key, every seeded row looked gone ("2 row(s) of registered_models are gone"). The
+    rows are matched by the old key's columns, so a row really deleted still counts."""
+    import sqlalchemy as sa
+
+    from pytest_dbmatrix.migrations import data
+
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE model (name VARCHAR(20) PRIMARY KEY, note TEXT)")
+        conn.exec_driver_sql("INSERT INTO model VALUES ('a', 'x'), ('b', 'y'), ('c', 'z')")
+        before = data.read(conn)
+        conn.exec_driver_sql("CREATE TABLE new_model (workspace VARCHAR(20) DEFAULT 'default' "
+                             "NOT NULL, name VARCHAR(20), note TEXT, PRIMARY KEY (workspace, "
+                             "name))")
+        conn.exec_driver_sql("INSERT INTO new_model (name, note) SELECT name, note FROM model")
+        conn.exec_driver_sql("DROP TABLE model")
+        conn.exec_driver_sql("ALTER TABLE new_model RENAME TO model")
+        assert data.losses(before, data.read(conn)) == []
+        conn.exec_driver_sql("DELETE FROM model WHERE name = 'c'")
+        conn.exec_driver_sql("UPDATE model SET note = 'changed' WHERE name = 'b'")
+        assert [loss.message for loss in data.losses(before, data.read(conn))] == [
+            "1 row(s) of model are gone",
+            "1 value(s) of model.note changed, e.g. 'y' -> 'changed'"]
+    engine.dispose()
+
+
+def test_a_renamed_column_keeps_its_values_and_a_dropped_one_loses_them() -> None:
+    """alter_column(new_column_name=...) (MLflow's 5d2d30f0abce renames jobs.function_fullname)
+    was reported as "dropped with its values"; a column dropped while another is added with
+    different values still is."""
+    import sqlalchemy as sa
+
+    from pytest_dbmatrix.migrations import data
+
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE job (id INTEGER PRIMARY KEY, fullname TEXT)")
+        conn.exec_driver_sql("INSERT INTO job VALUES (1, 'a.b'), (2, 'c.d')")
+        before = data.read(conn)
+        conn.exec_driver_sql("ALTER TABLE job RENAME COLUMN fullname TO name")
+        assert data.losses(before, data.read(conn)) == []
+        conn.exec_driver_sql("ALTER TABLE job DROP COLUMN name")
+        conn.exec_driver_sql("ALTER TABLE job ADD COLUMN name TEXT DEFAULT 'other'")
+        assert [loss.message for loss in data.losses(before, data.read(conn))] == [
+            "job.fullname was dropped with its values"]
+    engine.dispose()
+
+
+def test_a_nullable_asked_for_through_a_table_name_not_written_out_is_no_finding(
+        pytester: pytest.Pytester) -> None:
+    """MLflow's a8c4a736bde6: `op.batch_alter_table(SqlModelVersion.__tablename__)` then
+    alter_column("run_id", nullable=True): the revision asks for the lost NOT NULL although
+    its table name is not a literal. One that does not ask is still found."""
+    found = history_findings(pytester, {
+        "n01": ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), '
+                'sa.Column("code", sa.String(20), nullable=False), '
+                'sa.Column("kind", sa.String(20), nullable=False))',
+                'op.drop_table("item")'),
+        "n02": ('table = "it" + "em"\n    with op.batch_alter_table(table) as b:\n        '
+                'b.alter_column("code", nullable=True, existing_type=sa.String(20))\n    '
+                'op.execute("ALTER TABLE item ALTER COLUMN kind DROP NOT NULL")',
+                'pass'),
+    }, "upgrade, data_preserved", "postgresql")
+    assert [(f["hazard"], f["revision"], f["message"]) for f in found] == [
+        ("constraint-dropped", "n02", "item.kind lost NOT NULL (the revision did not ask for "
+                                      "it)")]

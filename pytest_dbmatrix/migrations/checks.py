@@ -21,7 +21,13 @@ from pytest_dbmatrix.migrations import data, offline, orphans, snapshot
 from pytest_dbmatrix.migrations.alembic_run import DDL, Capture, ContractBroken, InjectedFailure
 from pytest_dbmatrix.migrations.context import BackendMigrations, Step
 from pytest_dbmatrix.migrations.history import History
-from pytest_dbmatrix.migrations.revision_scan import StaticHazard, alter_intents, op_calls, scan
+from pytest_dbmatrix.migrations.revision_scan import (
+    ANY_TABLE,
+    StaticHazard,
+    alter_intents,
+    op_calls,
+    scan,
+)
 from pytest_dbmatrix.triage import Triage, failing
 
 ALLOW_LOSS_ATTRIBUTE = "dbmatrix_allow_data_loss"
@@ -384,7 +390,8 @@ def _dropped_constraints(run: CheckRun, step: Step) -> None:
             continue
         for column, old in info["columns"].items():
             new = after_table["columns"].get(column)
-            asked = intents.get((table, column), frozenset())
+            asked = (intents.get((table, column), frozenset())
+                     | intents.get((ANY_TABLE, column), frozenset()))
             if new is None:
                 continue
             if not old["nullable"] and new["nullable"] and "nullable" not in asked:

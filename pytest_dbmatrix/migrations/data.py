@@ -18,7 +18,8 @@ from pytest_dbmatrix.migrations import snapshot
 from pytest_dbmatrix.migrations.snapshot import TMP_PREFIX
 
 TableRows = dict[tuple[Any, ...], dict[str, Any]]
-"""Rows of one table by primary key (or position when it has none), values normalised."""
+"""Rows of one table by primary key, as (column, value) pairs (or by position when it has
+none), values normalised."""
 TEXT = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN"
 IMPLICIT_DEFAULTS = frozenset({"", "0", "0000-00-00", "0000-00-00 00:00:00", "00:00:00"})
 """What MySQL/MariaDB write into the rows of a NOT NULL column added without a default (as
@@ -211,7 +212,7 @@ def read(conn: Connection, metadata: sa.MetaData | None = None,
         pk = [c.name for c in table.primary_key.columns]
         rows: TableRows = {}
         for position, row in enumerate(conn.execute(sa.select(table)).mappings()):
-            key = tuple(normalised(row[c]) for c in pk) if pk else (position,)
+            key = tuple((c, normalised(row[c])) for c in pk) if pk else (position,)
             rows[key] = {k: normalised(v) for k, v in row.items()}
         data[table.name] = rows
     return data
@@ -235,11 +236,20 @@ def _added_columns_empty(after: TableRows, added: set[str]) -> list[str]:
     return sorted(c for c in added if all(r.get(c) is None for r in after.values()))
 
 
+def _moved(before: TableRows, after: TableRows, column: str, to: str) -> bool:
+    """Whether every row kept has `column`'s values in `to`: a rename (alter_column's
+    new_column_name, MLflow's 5d2d30f0abce), not a loss."""
+    kept = before.keys() & after.keys()
+    return bool(kept) and all(before[k][column] == after[k][to] for k in kept)
+
+
 def _column_losses(table: str, before: TableRows, after: TableRows) -> list[Loss]:
     losses = []
+    added = _columns(after) - _columns(before)
     dropped = {c for c in _columns(before) - _columns(after)
-               if any(r[c] is not None for r in before.values())}
-    added_empty = _added_columns_empty(after, _columns(after) - _columns(before))
+               if any(r[c] is not None for r in before.values())
+               and not any(_moved(before, after, c, to) for to in added)}
+    added_empty = _added_columns_empty(after, added)
     for column in sorted(dropped):
         if added_empty:
             losses.append(Loss("rename-as-add-drop", table, column,
@@ -272,11 +282,31 @@ def losses(before: dict[str, TableRows], after: dict[str, TableRows]) -> list[Lo
             found.append(Loss("data-loss", table, None,
                               f"table {table} was dropped with {len(rows)} row(s)"))
             continue
-        lost = len(rows.keys() - after[table].keys())
+        now = aligned(rows, after[table])
+        lost = len(rows.keys() - now.keys())
         if lost:
             found.append(Loss("data-loss", table, None, f"{lost} row(s) of {table} are gone"))
-        found += _column_losses(table, rows, after[table])
+        found += _column_losses(table, rows, now)
     return found
+
+
+def _key_columns(rows: TableRows) -> tuple[str, ...] | None:
+    key = next(iter(rows), None)
+    if not key or not all(isinstance(part, tuple) for part in key):
+        return None  # no rows, or keyed by position: no primary key
+    return tuple(column for column, _value in key)
+
+
+def aligned(before: TableRows, after: TableRows) -> TableRows:
+    """`after` keyed by `before`'s primary key columns: a revision that changes the primary
+    key (MLflow's 1b5f0d9ad7c1 adds `workspace` to it) keeps the rows, which the old key's
+    columns still find; keyed by the new key every row would look gone."""
+    old, new = _key_columns(before), _key_columns(after)
+    if old is None or new is None or old == new:
+        return after
+    if not all(column in row for row in after.values() for column in old):
+        return after  # a key column was dropped: the rows cannot be matched by it
+    return {tuple((c, row[c]) for c in old): row for row in after.values()}
 
 
 def filled(before: dict[str, TableRows], after: dict[str, TableRows],
@@ -288,6 +318,7 @@ def filled(before: dict[str, TableRows], after: dict[str, TableRows],
         old, new = before.get(table.name), after.get(table.name)
         if not old or not new:
             continue
+        new = aligned(old, new)
         kept, there = old.keys() & new.keys(), _columns(old)
         for column in table.columns:
             if column.name in there or column.nullable or column.server_default is not None:

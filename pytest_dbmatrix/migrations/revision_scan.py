@@ -145,11 +145,17 @@ def scan(script: Script, source: str, dialect: str) -> list[StaticHazard]:
     return found
 
 
+ANY_TABLE = "*"
+"""The table of an alter_column whose table name is not a literal
+(`op.batch_alter_table(SqlModelVersion.__tablename__)` in MLflow): any table."""
+
+
 def alter_intents(source: str) -> dict[tuple[str, str], frozenset[str]]:
-    """(table, column) -> keywords given to alter_column in upgrade(): what it meant to change."""
+    """(table, column) -> keywords given to alter_column in upgrade(): what it meant to change
+    (ANY_TABLE for the table when its name is not a literal)."""
     intents: dict[tuple[str, str], frozenset[str]] = {}
     for call in op_calls(source):
-        if call.name == "alter_column" and call.table and call.column:
-            key = (call.table, call.column)
+        if call.name == "alter_column" and call.column:
+            key = (call.table or ANY_TABLE, call.column)
             intents[key] = intents.get(key, frozenset()) | call.keywords
     return intents
