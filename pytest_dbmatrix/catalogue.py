@@ -300,6 +300,15 @@ HAZARDS: tuple[Hazard, ...] = (
        "do not rely on the rowcount of UPDATE/DELETE across backends (MySQL counts changed rows "
        "unless the FOUND_ROWS client flag is set)",
        warning('the statement works; the count it reports differs')),
+    # Measured 2026-12-02 (Alembic 1.20, SQLAlchemy 2.1): offline_sql of MLflow's 90e64c465722,
+    # which opens an ORM Session on op.get_bind(), fails with "AttributeError: 'MockConnection'
+    # object has no attribute 'close'" for postgresql, mssql and oracle.
+    _h("offline-needs-connection", _ALL, r"'MockConnection' object has no attribute",
+       "the revision uses its connection for data (an ORM Session or a query on op.get_bind()); "
+       "under --sql Alembic has only a mock connection that renders statements and returns no "
+       "rows: put that part under `if not context.is_offline_mode():` (and ship it as SQL of "
+       "its own), or write it with op.execute() / op.bulk_insert(), if you deploy with --sql",
+       error("alembic upgrade --sql fails for this dialect")),
 )
 
 

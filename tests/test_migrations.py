@@ -491,3 +491,22 @@ def test_a_nullable_asked_for_through_a_table_name_not_written_out_is_no_finding
     assert [(f["hazard"], f["revision"], f["message"]) for f in found] == [
         ("constraint-dropped", "n02", "item.kind lost NOT NULL (the revision did not ask for "
                                       "it)")]
+
+
+def test_a_revision_that_queries_its_connection_offline_gets_the_offline_mode_hint(
+        pytester: pytest.Pytester) -> None:
+    """MLflow's 90e64c465722 opens an ORM Session on op.get_bind() to move data: under --sql
+    the mock connection fails it, and the hint says to guard the data part, not to avoid
+    reflection."""
+    found = history_findings(pytester, {
+        "o01": ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True))',
+                'op.drop_table("item")'),
+        "o02": ('from sqlalchemy import orm\n    session = orm.Session(bind=op.get_bind())\n    '
+                'session.execute(sa.text("UPDATE item SET id = id"))\n    session.close()',
+                'pass'),
+    }, "offline_sql", "postgresql")
+    assert {(f["hazard"], f["revision"], f["backend"]) for f in found} >= {
+        ("offline-needs-connection", "o02", "postgresql")}
+    assert all(f["hazard"] == "offline-needs-connection" for f in found), found
+    assert "'MockConnection' object has no attribute" in found[0]["message"]
+    assert "context.is_offline_mode()" in found[0]["hint"]
