@@ -434,6 +434,10 @@ FINDINGS: tuple[Hazard, ...] = (
     _f("non-atomic-revision", "split the revision into one DDL statement per revision, or make "
        "each step idempotent (IF NOT EXISTS guards)",
        warning("only a failing upgrade leaves the schema half-applied")),
+    _f("downgrade-empty", "write the downgrade; or, when the revision is irreversible on "
+       "purpose (MLflow's are), tell your users they cannot downgrade past it: dbmatrix checks "
+       "the downgrades above it, and up_down_up only upgrades it",
+       warning("the history cannot be downgraded below this revision")),
     _f("offline-sql-failed", "make the revision render without a database (no reflection, pass "
        "copy_from= to batch_alter_table) if you deploy with --sql",
        error("alembic upgrade --sql fails for this dialect")),

@@ -510,3 +510,43 @@ def test_a_revision_that_queries_its_connection_offline_gets_the_offline_mode_hi
     assert all(f["hazard"] == "offline-needs-connection" for f in found), found
     assert "'MockConnection' object has no attribute" in found[0]["message"]
     assert "context.is_offline_mode()" in found[0]["hint"]
+
+
+def test_a_downgrade_that_does_nothing_is_one_warning_not_a_cascade(
+        pytester: pytest.Pytester) -> None:
+    """30 of MLflow's 68 revisions have `def downgrade(): pass`: each was a downgrade-mismatch,
+    the downgrades below it then ran on tables they did not expect (PostgreSQL: "cannot drop
+    table registered_models because other objects depend on it"), and up_down_up's second
+    upgrade failed ("duplicate column"). Now: one warning, the downgrades above it checked,
+    up_down_up upgrades it only and checks the others."""
+    write_history(pytester.path, {
+        "e01": ('op.create_table("item", sa.Column("id", sa.Integer, primary_key=True))',
+                'op.drop_table("item")'),
+        "e02": ('op.add_column("item", sa.Column("note", sa.String(20)))', 'pass'),
+        "e03": ('op.add_column("item", sa.Column("extra", sa.String(20)))',
+                'op.drop_column("item", "extra")'),
+    })
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade, downgrade, up_down_up\n")
+    run_migrations(pytester, "--dbmatrix=sqlite,postgresql", "-rs")
+    assert findings(pytester) == {("downgrade", "downgrade-empty", "e02", b)
+                                  for b in ("sqlite", "postgresql")}
+    found = report(pytester)["migrations"]["findings"]
+    assert {(f["message"], f["severity"], f["status"]) for f in found} == {(
+        "the downgrade() of e02 is empty: the history cannot be downgraded below it, and what "
+        "it changed stays", "warning", "reported")}
+    outcomes = {(t["test"], b): c["outcome"] for t in report(pytester)["tests"]
+                for b, c in t["results"].items()}
+    assert outcomes == {(f"migrations::{check}", b): outcome for b in ("sqlite", "postgresql")
+                        for check, outcome in (("upgrade", "passed"), ("downgrade", "skipped"),
+                                               ("up_down_up", "passed"))}
+
+
+def test_an_empty_or_refusing_downgrade_is_recognised() -> None:
+    from pytest_dbmatrix.migrations.revision_scan import empty_downgrade
+
+    assert empty_downgrade("def downgrade():\n    '''Irreversible.'''\n    pass\n") == "is empty"
+    assert empty_downgrade("def downgrade():\n    ...\n") == "is empty"
+    assert empty_downgrade("def downgrade():\n    raise NotImplementedError('no')\n") == (
+        "raises NotImplementedError")
+    assert empty_downgrade("def downgrade():\n    op.drop_table('x')\n") is None
+    assert empty_downgrade("def downgrade():\n    if False:\n        pass\n") is None

@@ -257,6 +257,8 @@ class DownWalk:
 
     run: CheckRun
     clean: bool = False
+    stop: Script | None = None
+    """The highest revision whose downgrade() says it does nothing: the walk ends above it."""
 
 
 def _down_walk(run: CheckRun, reachable: int) -> DownWalk:
@@ -266,6 +268,13 @@ def _down_walk(run: CheckRun, reachable: int) -> DownWalk:
         walked = bm.walks["down"] = DownWalk(CheckRun("downgrade", run.backend, run.dialect,
                                                       run.history, bm))
         _walk_down(walked, reachable, fused=bm.runs("up_down_up"))
+        if walked.stop is not None:
+            rev = walked.stop.revision
+            walked.run.add("downgrade-empty", f"the downgrade() of {rev} "
+                           f"{run.history.irreversible[rev]}: the history cannot be downgraded "
+                           f"below it, and what it changed stays", rev)
+            walked.run.partial = (f"checked the downgrades down to {rev} only: its downgrade() "
+                                  f"{run.history.irreversible[rev]}")
     return walked
 
 
@@ -275,6 +284,10 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
     run, bm = walk.run, walk.run.migrations
     steps = bm.timeline.steps
     order = list(reversed(range(reachable)))
+    cut = next((at for at, i in enumerate(order)
+                if steps[i].script.revision in run.history.irreversible), None)
+    if cut is not None:  # a downgrade that does nothing: below it nothing is as expected
+        walk.stop, end, order = steps[order[cut]].script, order[cut] + 1, order[:cut]
     seen: set[str] = set()
     phases = 3 if fused else 1
 
@@ -305,7 +318,7 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
         return at + 1
 
     bm.go_to(reachable)
-    walk.clean, start = fused, 0
+    walk.clean, start = fused and cut is None, 0
     while start < len(order):
         bm.position = None
         moves = [(steps[i].script, up) for i in order[start:]
@@ -326,13 +339,14 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
             walk.clean = False
             return
         start, phases = alone(start + position, remake=True), 1  # up_down_up's move failed
-    bm.position = 0
+    bm.position = 0 if cut is None else end
 
 
 def downgrade(run: CheckRun) -> None:
     walked = _down_walk(run, _reachable(run))
     run.findings += walked.run.findings
     run.sections += walked.run.sections
+    run.partial = run.partial or walked.run.partial
 
 
 UP_DOWN_UP = ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade"))
@@ -347,11 +361,15 @@ def up_down_up(run: CheckRun) -> None:
     bm.go_to(0)
     steps = bm.timeline.steps[:reachable]
     seen: set[str] = set()
+    # each revision up, down and up again; one whose downgrade does nothing only up (the
+    # downgrade check reports it)
+    plan = [(step, phase) for step in steps for phase in (
+        (0,) if step.script.revision in run.history.irreversible else (0, 1, 2))]
 
     def compare(move: int, context: MigrationContext) -> None:
         if move < 0:
             return
-        step, phase = steps[move // 3], move % 3
+        step, phase = plan[move]
         rev = step.script.revision
         if phase == 1:
             _compare(run, step.before, step.before_print, "downgrade-mismatch", rev,
@@ -365,12 +383,12 @@ def up_down_up(run: CheckRun) -> None:
         return
     bm.position = None
     done, error = bm.runner.apply_moves(
-        [(step.script, up) for step in steps for up, _phase in UP_DOWN_UP], compare)
+        [(step.script, UP_DOWN_UP[phase][0]) for step, phase in plan], compare)
     if error is not None:
-        failed = steps[done // 3].script
-        run.error(error, "up-down-up-failed", failed.revision,
-                  f"{UP_DOWN_UP[done % 3][1]} of {failed.revision}")
-        run.section_for(failed)
+        step, phase = plan[done]
+        run.error(error, "up-down-up-failed", step.script.revision,
+                  f"{UP_DOWN_UP[phase][1]} of {step.script.revision}")
+        run.section_for(step.script)
         return
     bm.position = reachable
 

@@ -11,6 +11,8 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
+from pytest_dbmatrix.migrations.revision_scan import empty_downgrade
+
 ASYNC_ENV = re.compile(r"\basync_engine_from_config\b|\bcreate_async_engine\b")
 
 
@@ -72,3 +74,10 @@ class History:
 
     def source(self, script: Script) -> str:
         return Path(script.path).read_text(encoding="utf-8")
+
+    @cached_property
+    def irreversible(self) -> dict[str, str]:
+        """Revision -> how its downgrade() says it does nothing (revision_scan.empty_downgrade):
+        a history cannot be downgraded below such a revision."""
+        return {s.revision: how for s in self.ordered
+                if (how := empty_downgrade(self.source(s))) is not None}

@@ -159,3 +159,26 @@ def alter_intents(source: str) -> dict[tuple[str, str], frozenset[str]]:
             key = (call.table or ANY_TABLE, call.column)
             intents[key] = intents.get(key, frozenset()) | call.keywords
     return intents
+
+
+def empty_downgrade(source: str) -> str | None:
+    """How a revision's downgrade() declares it does nothing: "is empty" (only `pass`, `...`
+    or a docstring: 30 of MLflow's 68 revisions) or "raises NotImplementedError"; None when it
+    does something (or there is no downgrade() at module level)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
+                     and node.name == "downgrade"), None)
+    if function is None:
+        return None
+    body = [s for s in function.body if not (isinstance(s, ast.Expr)
+                                             and isinstance(s.value, ast.Constant))]
+    if all(isinstance(s, ast.Pass) for s in body):
+        return "is empty"
+    if len(body) == 1 and isinstance(raised := body[0], ast.Raise) and raised.exc is not None:
+        exc = raised.exc.func if isinstance(raised.exc, ast.Call) else raised.exc
+        if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
+            return "raises NotImplementedError"
+    return None
