@@ -550,3 +550,20 @@ def test_an_empty_or_refusing_downgrade_is_recognised() -> None:
         "raises NotImplementedError")
     assert empty_downgrade("def downgrade():\n    op.drop_table('x')\n") is None
     assert empty_downgrade("def downgrade():\n    if False:\n        pass\n") is None
+
+
+
+def test_a_downgrade_refused_by_a_foreign_key_fails_on_mysql_too(
+        pytester: pytest.Pytester) -> None:
+    """MLflow's 2b4d017a5e9b drops registered_models before model_versions, which references
+    it. MySQL's error carries 1451, which the warning integrity-error-codes also matches: it
+    made the failed downgrade "reported" and the check pass there while it failed elsewhere."""
+    found = history_findings(pytester, {
+        "k01": ('op.create_table("parent", sa.Column("id", sa.Integer, primary_key=True))\n    '
+                'op.create_table("child", sa.Column("id", sa.Integer, primary_key=True), '
+                'sa.Column("parent_id", sa.Integer, sa.ForeignKey("parent.id")))',
+                'op.drop_table("parent")\n    op.drop_table("child")'),
+    }, "downgrade", "postgresql,mysql,mariadb")
+    assert {(f["hazard"], f["backend"], f["status"]) for f in found} == {
+        ("downgrade-failed", b, "failed") for b in ("postgresql", "mysql", "mariadb")}
+    assert any("1451" in f["message"] for f in found if f["backend"] == "mysql"), found

@@ -79,7 +79,9 @@ class CheckRun:
               what: str) -> None:
         line = self.migrations.error_line(exc) if self.bm else f"{type(exc).__name__}: {exc}"
         hazard = find_hazard(line, self.dialect)
-        kind = hazard.id if hazard else default_kind
+        # a step that failed is a failure: a warning hazard of the same message (MySQL's 1451
+        # is integrity-error-codes, "codes differ") would report it as passing
+        kind = hazard.id if hazard and hazard.severity == "error" else default_kind
         if kind in NOT_AFTER_A_DOWNGRADE and self.check not in AFTER_A_DOWNGRADE:
             kind = NOT_AFTER_A_DOWNGRADE[kind]
         self.add(kind, f"{what} failed: {line}", revision, error=line)
