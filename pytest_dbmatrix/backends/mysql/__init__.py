@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -139,9 +140,10 @@ class MySQLBackend(Backend):
 
     def bound_engine(self, engine: Engine, bounds: Bounds) -> None:
         """The server's statement timeout per connection (MariaDB and MySQL name it
-        differently); a dead host: TCP keepalives on every driver's socket, and pymysql's
-        read/write timeouts (aiomysql and asyncmy have none: a peer that keeps the TCP
-        connection but stops answering is not bounded there)."""
+        differently); a dead host: TCP keepalives on every driver's socket, pymysql's
+        read/write timeouts, and a read timeout of our own on aiomysql's stream (asyncmy reads
+        in compiled code: a peer that keeps the TCP connection but stops answering is not
+        bounded there)."""
         driver = engine.dialect.driver
         if driver not in ("pymysql", "aiomysql", "asyncmy"):
             return
@@ -154,6 +156,8 @@ class MySQLBackend(Backend):
                 raw._write_timeout = dead
                 if bounds.statement_timeout is not None:  # a reply may take that long
                     raw._read_timeout = bounds.statement_timeout + dead
+            elif driver == "aiomysql" and bounds.statement_timeout is not None:
+                raw._reader = TimedReader(raw._reader, bounds.statement_timeout + dead)
             if bounds.statement_timeout is not None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute(_statement_timeout_sql(raw, bounds.statement_timeout))
@@ -204,6 +208,29 @@ def _statement_timeout_sql(dbapi_connection: Any, seconds: float) -> str:
     if "mariadb" in str(dbapi_connection.get_server_info()).lower():
         return f"SET SESSION max_statement_time = {seconds:g}"
     return f"SET SESSION max_execution_time = {max(1, round(seconds * 1000))}"
+
+
+class TimedReader:
+    """aiomysql's StreamReader with a bound on each read: aiomysql has no read timeout, as
+    pymysql's read_timeout. A read past it raises OSError(ETIMEDOUT), which aiomysql turns
+    into its "Lost connection to MySQL server during query" and closes the connection."""
+
+    def __init__(self, reader: Any, seconds: float) -> None:
+        self._reader, self._seconds = reader, seconds
+
+    async def readexactly(self, n: int) -> bytes:
+        import asyncio  # only under aiomysql
+
+        try:
+            data: bytes = await asyncio.wait_for(self._reader.readexactly(n), self._seconds)
+        except TimeoutError as exc:
+            if exc.errno is not None:  # the socket's own ETIMEDOUT (TCP_USER_TIMEOUT)
+                raise
+            raise OSError(errno.ETIMEDOUT, f"no reply within {self._seconds:g}s") from None
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
 
 
 def _socket_of(driver: str, raw: Any) -> Any:
