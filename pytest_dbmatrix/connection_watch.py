@@ -138,14 +138,14 @@ class ConnectionWatch:
         setting = self.state.settings.statement_timeout
         if setting.value is None:
             return
-        if isinstance(orig, TimeoutError) and context.engine.dialect.driver == "asyncpg":
+        if backend.family.is_reply_timeout(orig, context.engine.dialect.driver):
             dead = self.state.settings.dead_host_timeout
             orig.add_note(
                 f"dbmatrix: {self.test or 'a statement'} on {backend.name} had no reply within "
-                f"{setting.value + dead.value:g}s (asyncpg's command_timeout: the statement "
-                f"timeout of {setting.value:g}s, {setting.source}, plus the dead-host timeout "
-                f"of {dead.value:g}s, {dead.source}): the server or the network stopped "
-                f"answering")
+                f"{setting.value + dead.value:g}s ({backend.family.reply_timeout_setting}: the "
+                f"statement timeout of {setting.value:g}s, {setting.source}, plus the "
+                f"dead-host timeout of {dead.value:g}s, {dead.source}): the server or the "
+                f"network stopped answering")
             return
         if not backend.family.is_statement_timeout(orig):
             return

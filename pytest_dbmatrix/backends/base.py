@@ -312,6 +312,14 @@ class Backend:
         """Whether a driver error is the statement timeout's cancellation."""
         return False
 
+    reply_timeout_setting: ClassVar[str] = ""
+    """The client-side setting that bounds a wait for a reply by the statement timeout plus
+    the dead-host bound, where its expiry is no driver error of its own (is_reply_timeout)."""
+
+    def is_reply_timeout(self, orig: BaseException, driver: str) -> bool:
+        """Whether `orig`, raised through `driver`, is that client-side bound expiring."""
+        return False
+
     def describe_leak(self, dbapi_connection: Any, probe: Callable[[], Engine]) -> str:
         """What a connection left open holds ("in a transaction holding locks on t"); `probe`
         makes an engine for a separate connection to ask the server."""

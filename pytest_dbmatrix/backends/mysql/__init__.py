@@ -216,13 +216,13 @@ class TimedReader:
     into its "Lost connection to MySQL server during query" and closes the connection."""
 
     def __init__(self, reader: Any, seconds: float) -> None:
-        self._reader, self._seconds = reader, seconds
+        from asyncio import wait_for  # only under aiomysql
+
+        self._reader, self._seconds, self._wait_for = reader, seconds, wait_for
 
     async def readexactly(self, n: int) -> bytes:
-        import asyncio  # only under aiomysql
-
         try:
-            data: bytes = await asyncio.wait_for(self._reader.readexactly(n), self._seconds)
+            data: bytes = await self._wait_for(self._reader.readexactly(n), self._seconds)
         except TimeoutError as exc:
             if exc.errno is not None:  # the socket's own ETIMEDOUT (TCP_USER_TIMEOUT)
                 raise

@@ -156,6 +156,13 @@ class PostgreSQLBackend(Backend):
         code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
         return code == "57014" and "statement timeout" in str(orig)
 
+    reply_timeout_setting = "asyncpg's command_timeout"
+
+    def is_reply_timeout(self, orig: BaseException, driver: str) -> bool:
+        # measured through a stalling proxy: asyncpg's command_timeout raises a bare
+        # TimeoutError, which SQLAlchemy's adapter does not wrap
+        return driver == "asyncpg" and isinstance(orig, TimeoutError)
+
     def describe_leak(self, dbapi_connection: Any, probe: Callable[[], Engine]) -> str:
         pid = _backend_pid(dbapi_connection)
         if pid is None:

@@ -10,7 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pytest_dbmatrix.backends.base import Backend, Bounds, Capabilities, ServerInfo
+from pytest_dbmatrix.backends.base import (
+    Backend,
+    Bounds,
+    Capabilities,
+    ServerInfo,
+    driver_connection,
+)
 
 
 class SQLiteBackend(Backend):
@@ -110,10 +116,10 @@ def _set_progress_handler(dbapi_connection: Any, handler: Callable[[], bool], st
     """On sqlite3's connection; under aiosqlite in the thread that owns that connection (sqlite3
     refuses a call from another thread), through aiosqlite's queue, awaited on the greenlet
     SQLAlchemy runs this event on."""
-    aio = getattr(dbapi_connection, "driver_connection", None)
-    if aio is None or isinstance(aio, sqlite3.Connection):
-        dbapi_connection.set_progress_handler(handler, steps)
+    raw = driver_connection(dbapi_connection)
+    if isinstance(raw, sqlite3.Connection):
+        raw.set_progress_handler(handler, steps)
         return
     from sqlalchemy.util import await_only  # only under the asyncio extension
 
-    await_only(aio._execute(aio._conn.set_progress_handler, handler, steps))
+    await_only(raw._execute(raw._conn.set_progress_handler, handler, steps))
