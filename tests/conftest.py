@@ -7,6 +7,8 @@ local binaries with `dbmatrix up` in a state directory of its own, and stops the
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import shlex
 import shutil
@@ -22,6 +24,14 @@ import pytest
 # run removes the modules first imported during it, and a second import of Alembic would leave
 # the migration modules that survived holding the first one's `alembic.context`.
 import pytest_dbmatrix.migrations.plugin  # noqa: F401
+
+# The async drivers and greenlet are C extensions: import them once, here, for the same reason.
+# Importing such an extension a second time (in a later inline run, after the first removed the
+# modules) crashes the interpreter: asyncpg's Protocol segfaults in connect.
+for _extension in ("aiomysql", "aiosqlite", "asyncmy", "asyncpg", "greenlet", "psycopg",
+                   "sqlalchemy.ext.asyncio"):
+    with contextlib.suppress(ImportError):  # its tests skip or fail on their own
+        importlib.import_module(_extension)
 
 LIVE_URLS = {
     "postgresql": os.environ.get("DBMATRIX_TEST_POSTGRESQL_URL",

@@ -3,17 +3,7 @@ connection, pytest-asyncio's loop scopes in strict and auto mode, and anyio."""
 
 from __future__ import annotations
 
-# The async drivers and greenlet are C extensions: import them once, here, before any pytester
-# run. An inline run removes the modules first imported during it, and importing such an
-# extension a second time crashes the interpreter.
-import aiomysql  # noqa: F401
-import aiosqlite  # noqa: F401
-import asyncmy  # noqa: F401
-import asyncpg  # noqa: F401
-import greenlet  # noqa: F401
-import psycopg  # noqa: F401
 import pytest
-import sqlalchemy.ext.asyncio  # noqa: F401
 
 from tests.conftest import LIVE
 from tests.test_isolation import MODELS
