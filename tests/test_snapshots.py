@@ -69,3 +69,27 @@ def test_a_snapshot_read_again_only_where_the_fingerprint_changed_is_a_full_one(
             partial.append(what)
         previous, before = reflection, now
     assert {"add column", "create index", "enum label"} <= set(partial)
+
+
+def test_the_fingerprint_is_prepared_once_per_session_and_reads_the_same() -> None:
+    """psycopg2 does not prepare what it runs again: the family prepares the fingerprint
+    query once per server session (asked inside the transaction it then runs in), and the
+    prepared one gives what the query itself gives. In autocommit it is sent as it is."""
+    from pytest_dbmatrix.backends.postgresql import fingerprint as fp
+    from tests.conftest import LIVE_URLS
+
+    engine = sa.create_engine(LIVE_URLS["postgresql"], poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            plain = sorted(str(r) for r in conn.execute(sa.text(fp.FINGERPRINT)).scalars())
+            assert conn.execute(fp.IS_PREPARED).first() is None
+            assert snapshot.fingerprint(conn) == "\n".join(plain)
+            assert conn.execute(fp.IS_PREPARED).first() is not None
+            assert fp.statement(conn) is fp.EXECUTE
+            assert snapshot.fingerprint(conn) == "\n".join(plain)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            assert fp.statement(conn).text == fp.FINGERPRINT
+            assert snapshot.fingerprint(conn) == "\n".join(plain)
+            assert conn.execute(fp.IS_PREPARED).first() is None
+    finally:
+        engine.dispose()

@@ -66,9 +66,9 @@ class PostgreSQLBackend(Backend):
     def schema_fingerprint(self, conn: Connection) -> str | None:
         """One catalog query (fingerprint.py): a few ms where a reflection takes 50-90. No
         table_fingerprints: reflecting one table costs as many catalog queries as all."""
-        from pytest_dbmatrix.backends.postgresql.fingerprint import FINGERPRINT
+        from pytest_dbmatrix.backends.postgresql.fingerprint import statement
 
-        rows = conn.execute(sa.text(FINGERPRINT)).scalars().all()
+        rows = conn.execute(statement(conn)).scalars().all()
         return "\n".join(sorted(str(r) for r in rows))
 
     def changed_kinds(self, before: str, after: str) -> frozenset[str] | None:
