@@ -567,3 +567,62 @@ def test_a_downgrade_refused_by_a_foreign_key_fails_on_mysql_too(
     assert {(f["hazard"], f["backend"], f["status"]) for f in found} == {
         ("downgrade-failed", b, "failed") for b in ("postgresql", "mysql", "mariadb")}
     assert any("1451" in f["message"] for f in found if f["backend"] == "mysql"), found
+
+
+FRESH_CONFTEST = '''
+import json
+
+from pytest_dbmatrix.run_state import get_state
+
+SEEN = {}
+
+
+def pytest_runtest_setup(item):
+    """What the run's provisioner made beside each backend's database, before the item."""
+    check, backend = item.name.rstrip("]").split("[")
+    live = get_state(item.config).provisioner.live.get(backend)
+    if live is not None and backend not in SEEN:
+        with live.engine.connect() as conn:
+            listed = set(live.family.list_databases(conn))
+        SEEN[backend] = {"before": check, "run": live.database,
+                         "fresh": sorted(name for name in live.fresh if name in listed)}
+
+
+def pytest_sessionfinish(session):
+    (session.config.rootpath / "fresh.json").write_text(json.dumps(SEEN))
+'''
+
+
+def server_databases() -> set[str]:
+    import sqlalchemy as sa
+
+    from tests.conftest import LIVE_URLS
+
+    names = set()
+    for backend, query in (("postgresql", "SELECT datname FROM pg_database"),
+                           ("mariadb", "SHOW DATABASES")):
+        engine = sa.create_engine(LIVE_URLS[backend], poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            names |= {f"{backend}:{r[0]}" for r in conn.exec_driver_sql(query)}
+        engine.dispose()
+    return names
+
+
+@pytest.mark.parametrize("select", [None, "single_head"])
+def test_the_migration_database_is_made_beside_the_runs_and_never_left(
+        pytester: pytest.Pytester, live_urls: dict[str, str], select: str | None) -> None:
+    """It is created while the run's database is (one CREATE DATABASE's wait instead of two
+    on PostgreSQL), claimed by the first check that needs it and dropped with it; when no
+    check needs it (all deselected), the run drops it unused."""
+    generate(pytester.path, revisions=2)
+    pytester.makeconftest(FRESH_CONFTEST)
+    pytester.makeini(INI + "dbmatrix_alembic_checks = single_head, env_contract, upgrade\n")
+    before = server_databases()
+    result = run_migrations(pytester, "--dbmatrix=postgresql,mariadb",
+                            *(["-k", select] if select else []))
+    result.assert_outcomes(passed=2 if select else 6, deselected=4 if select else 0)
+    seen = json.loads((pytester.path / "fresh.json").read_text())
+    for backend in ("postgresql", "mariadb"):
+        assert seen[backend]["before"] == "single_head"
+        assert seen[backend]["fresh"] == [seen[backend]["run"] + "_mig"], backend
+    assert server_databases() == before

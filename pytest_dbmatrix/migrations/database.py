@@ -35,6 +35,10 @@ class MigrationDatabase:
             Path(self.name).unlink(missing_ok=True)
             self.exists = True
             return
+        if self.name in self.live.fresh:  # made empty beside the run's, untouched
+            self.live.fresh.discard(self.name)
+            self.exists = True
+            return
         with self.live.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             if self.exists:

@@ -15,7 +15,7 @@ from pytest_dbmatrix.migrations.by_revision import by_revision
 from pytest_dbmatrix.migrations.by_revision import lines as revision_lines
 from pytest_dbmatrix.migrations.checks import CHECKS, OFFLINE_ONLY, CheckRun
 from pytest_dbmatrix.migrations.context import BackendMigrations
-from pytest_dbmatrix.migrations.database import MigrationDatabase
+from pytest_dbmatrix.migrations.database import SUFFIX, MigrationDatabase
 from pytest_dbmatrix.migrations.history import History, HistoryError
 from pytest_dbmatrix.migrations.items import MigrationItem, collector, make_item
 from pytest_dbmatrix.providers import BackendUnavailable
@@ -89,6 +89,9 @@ class MigrationsPlugin:
                 item.stash[BACKEND] = backend
                 item.stash[KEY] = f"migrations::{check}"
                 items.append(item)
+        if not self.state.is_worker and any(c not in OFFLINE_ONLY for c in self.checks):
+            for backend in backends:  # a worker does not know it will run them
+                self.state.provisioner.also_create(backend, SUFFIX)
         if "offline_sql" not in self.checks:
             return
         selected = {self._dialect_of(b) for b in backends}
