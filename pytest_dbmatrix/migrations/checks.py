@@ -24,7 +24,6 @@ from pytest_dbmatrix.migrations.history import History
 from pytest_dbmatrix.migrations.revision_scan import (
     ANY_TABLE,
     StaticHazard,
-    alter_intents,
     op_calls,
     scan,
 )
@@ -403,7 +402,7 @@ def _dropped_constraints(run: CheckRun, step: Step) -> None:
     """NOT NULL or a server default that vanished without the revision asking for it."""
     if step.after is None:
         return
-    intents = alter_intents(run.migrations.history.source(step.script))
+    intents = run.migrations.history.alter_intents(step.script)
     for table, info in step.before["tables"].items():
         after_table = step.after["tables"].get(table)
         if after_table is None:
