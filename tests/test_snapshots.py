@@ -11,7 +11,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from pytest_dbmatrix.backends.postgresql.fingerprint import changed_kinds
+from pytest_dbmatrix.backends.postgresql.fingerprint import changed_kinds, changed_tables
 from pytest_dbmatrix.migrations import snapshot
 
 MOOD = sa.Enum("calm", "angry", name="dbmatrix_snapshot_mood")
@@ -23,6 +23,9 @@ CHANGES: list[tuple[str, Callable[[Operations], Any]]] = [
         "snap_child", sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("parent_id", sa.Integer, sa.ForeignKey("snap_parent.id")),
         sa.Column("qty", sa.Integer), sa.CheckConstraint("qty > 0", name="ck_snap_qty"))),
+    ("create bystander", lambda op: op.create_table(
+        "snap_by", sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent_id", sa.Integer, sa.ForeignKey("snap_parent.id"), index=True))),
     ("add column", lambda op: op.add_column("snap_child", sa.Column("note", sa.String(20)))),
     ("create index", lambda op: op.create_index("ix_snap_note", "snap_child", ["note"])),
     ("widen type", lambda op: op.alter_column("snap_child", "note", type_=sa.String(200))),
@@ -35,6 +38,9 @@ CHANGES: list[tuple[str, Callable[[Operations], Any]]] = [
     ("rename table", lambda op: op.rename_table("snap_child", "snap_kid")),
     ("drop index", lambda op: op.drop_index("ix_snap_note", table_name="snap_kid")),
     ("drop check", lambda op: op.drop_constraint("ck_snap_qty", "snap_kid", type_="check")),
+    ("rename parent", lambda op: op.rename_table("snap_parent", "snap_mother")),
+    ("retype indexed", lambda op: op.alter_column("snap_by", "parent_id",
+                                                  type_=sa.BigInteger)),
     ("drop table", lambda op: op.drop_table("snap_kid")),
 ]
 
@@ -49,24 +55,49 @@ def test_changed_kinds_follow_the_fingerprint_lines() -> None:
     assert changed_kinds(before, before + "\nf public fn f () abc") == frozenset()
 
 
+def test_changed_tables_are_those_the_differing_lines_name() -> None:
+    before = "k public t pk\nrr public t id integer"
+    assert changed_tables(before, before + "\nrr public u id integer") == {"u"}
+    assert changed_tables(before, before + "\nri public ix_t on:t note text\n"
+                          "i CREATE INDEX ix_t ON public.t USING btree (note)") == {"t"}
+    assert changed_tables(before, "rr public t id integer") == {"t"}  # its constraint went
+    assert changed_tables(before, before + "\nf public fn f () abc") == frozenset()
+    assert changed_tables(before, before + "\nt public mood e") is None  # any column's type
+    assert changed_tables(before, before + "\nk public / d / ck c CHECK") is None  # a domain
+    assert changed_tables(before, before + '\ni CREATE INDEX ix ON public."T t" USING btree '
+                          '(a)') is None
+
+
 @pytest.mark.dbmatrix(only="postgresql")
 def test_a_snapshot_read_again_only_where_the_fingerprint_changed_is_a_full_one(
-        db_connection: Connection) -> None:
+        db_connection: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each change to the schema, read through `reflect_since` from the last reflection,
     gives the snapshot a full reflection gives (the run's database; the test's transaction
-    takes it all back)."""
+    takes it all back); a new table's step reads that table's catalog rows only."""
     op = Operations(MigrationContext.configure(db_connection))
     previous, before = snapshot.reflect(db_connection), snapshot.fingerprint(db_connection)
     partial = []
+    read: list[tuple[str, tuple[str, ...]]] = []
+    multi = snapshot._multi
+
+    def spied(inspector: Any, method: str, tables: list[str]) -> dict[str, Any]:
+        read.append((method, tuple(tables)))
+        return multi(inspector, method, tables)
+
+    monkeypatch.setattr(snapshot, "_multi", spied)
     for what, change in CHANGES:
         change(op)
         now = snapshot.fingerprint(db_connection)
         assert before is not None and now is not None
+        read.clear()
         reflection = snapshot.reflect_since(db_connection, previous, before, now)
+        since = set(tables for _method, tables in read)
         assert snapshot.of(reflection, db_connection.dialect) == snapshot.take(
             db_connection), what
         if not set(snapshot.EVERYTHING) <= changed_kinds(before, now):
             partial.append(what)
+        if what == "create bystander":
+            assert since == {("snap_by",)}, read
         previous, before = reflection, now
     assert {"add column", "create index", "enum label"} <= set(partial)
 

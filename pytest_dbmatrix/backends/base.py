@@ -222,6 +222,11 @@ class Backend:
         (reflection kinds, "tables", "enums"), so that the rest is reused; None: anything."""
         return None
 
+    def changed_tables(self, before: str, after: str) -> frozenset[str] | None:
+        """The tables whose reflections may differ between schemas with these two
+        fingerprints (those of changed_kinds); None: any table."""
+        return None
+
     def drivers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.sync_drivers + self.async_drivers))
 

