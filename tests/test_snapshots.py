@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from pytest_dbmatrix.backends.postgresql.fingerprint import changed_kinds, changed_tables
-from pytest_dbmatrix.migrations import snapshot
+from pytest_dbmatrix.migrations import data, snapshot
 
 MOOD = sa.Enum("calm", "angry", name="dbmatrix_snapshot_mood")
 CHANGES: list[tuple[str, Callable[[Operations], Any]]] = [
@@ -124,3 +124,54 @@ def test_the_fingerprint_is_prepared_once_per_session_and_reads_the_same() -> No
             assert conn.execute(fp.IS_PREPARED).first() is None
     finally:
         engine.dispose()
+
+
+TABLE_STEPS: list[tuple[str, Callable[[Operations], Any]]] = [
+    ("create parent", lambda op: op.create_table(
+        "tb_parent", sa.Column("id", sa.Integer, primary_key=True), sa.Column("code", sa.Text))),
+    ("create child", lambda op: op.create_table(
+        "tb_child", sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent_id", sa.Integer, sa.ForeignKey("tb_parent.id")))),
+    ("create grandchild", lambda op: op.create_table(
+        "tb_grand", sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("child_id", sa.Integer, sa.ForeignKey("tb_child.id")))),
+    ("create bystander", lambda op: op.create_table(
+        "tb_by", sa.Column("id", sa.Integer, primary_key=True))),
+    ("add column", lambda op: op.add_column("tb_parent", sa.Column("note", sa.String(20)))),
+    ("drop bystander", lambda op: op.drop_table("tb_by")),
+]
+REBUILT = {"create parent": {"tb_parent"}, "create child": {"tb_child"},
+           "create grandchild": {"tb_grand"}, "create bystander": {"tb_by"},
+           "add column": {"tb_parent", "tb_child", "tb_grand"}, "drop bystander": set()}
+"""The Tables each step builds: the changed one and those referring to it, transitively."""
+
+
+def _shape(metadata: sa.MetaData) -> list[Any]:
+    return [(t.name, [(c.name, repr(c.type), c.nullable, c.primary_key) for c in t.columns],
+             sorted(fk.target_fullname for fk in t.foreign_keys))
+            for t in metadata.sorted_tables]
+
+
+@pytest.mark.dbmatrix(only=["sqlite", "postgresql"])  # DDL inside the test's transaction
+def test_tables_are_rebuilt_only_where_a_step_changed_them(db_connection: Connection) -> None:
+    """Successive reflections through one `data.Tables` give the tables a fresh build gives,
+    keeping the Table objects of those unchanged (same objects read again on PostgreSQL,
+    equal ones read again on SQLite) and rebuilding those referring to a changed one."""
+    op = Operations(MigrationContext.configure(db_connection))
+    tables = data.Tables()
+    previous = snapshot.reflect(db_connection)
+    before = snapshot.fingerprint(db_connection)
+    built = {t.name: t for t in tables.of(previous).tables.values()}
+    for what, change in TABLE_STEPS:
+        change(op)
+        now = snapshot.fingerprint(db_connection)
+        reflection = snapshot.reflect_since(db_connection, previous, before, now)
+        metadata = tables.of(reflection)
+        assert _shape(metadata) == _shape(data.reflect(db_connection)), what
+        new = {n for n, t in metadata.tables.items() if built.get(n) is not t}
+        assert new == REBUILT[what], what
+        built = dict(metadata.tables)
+        previous, before = reflection, now
+    assert set(built) == {"tb_parent", "tb_child", "tb_grand"}
+    assert {fk.column.table for fk in built["tb_grand"].foreign_keys} == {built["tb_child"]}
+

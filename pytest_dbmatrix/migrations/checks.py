@@ -421,19 +421,19 @@ def _dropped_constraints(run: CheckRun, step: Step) -> None:
                         f"{old['default']}", step.script.revision, column=f"{table}.{column}")
 
 
-def _tables_now(step: Step, conn: Connection) -> sa.MetaData:
+def _tables_now(step: Step, conn: Connection, tables: data.Tables) -> sa.MetaData:
     """The tables after `step`: built from the upgrade timeline's reflection when the schema
     fingerprint shows the same schema (one query instead of a reflection), else reflected."""
     printed, reflection = step.after_print, step.after_reflection
-    if printed is not None and reflection is not None and snapshot.fingerprint(conn) == printed:
-        return data.tables_of(reflection)
-    return data.reflect(conn)
+    if printed is None or reflection is None or snapshot.fingerprint(conn) != printed:
+        reflection = snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS)
+    return tables.of(reflection)
 
 
-def _data_checked(run: CheckRun, step: Step, conn: Connection, before: dict[str, data.TableRows]
-                  ) -> tuple[sa.MetaData, dict[str, data.TableRows]]:
+def _data_checked(run: CheckRun, step: Step, conn: Connection, before: dict[str, data.TableRows],
+                  tables: data.Tables) -> tuple[sa.MetaData, dict[str, data.TableRows]]:
     """Report what `step` did to the rows in `before`; returns the tables and rows now."""
-    schema = _tables_now(step, conn)
+    schema = _tables_now(step, conn, tables)
     after = data.read(conn, schema)
     found = orphans.find(conn) if run.migrations.live.family.optional_foreign_keys else []
     allowed = _allowed(step.script)
@@ -455,11 +455,12 @@ def data_preserved(run: CheckRun) -> None:
     steps = bm.timeline.steps[:reachable]
     if not steps:
         return
-    seeder = data.Seeder()
+    seeder, tables = data.Seeder(), data.Tables()
     bm.position = None
     with bm.runner.connection() as conn:
-        seeder.seed(conn)
-        rows = [data.read(conn)]  # before the next revision
+        schema = tables.of(snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS))
+        seeder.seed(conn, schema)
+        rows = [data.read(conn, schema)]  # before the next revision
 
     def check(move: int, context: MigrationContext) -> None:
         """After a revision: its losses; then rows in every table for the next one (only the
@@ -467,7 +468,7 @@ def data_preserved(run: CheckRun) -> None:
         conn = context.connection
         if move < 0 or conn is None:
             return
-        schema, after = _data_checked(run, steps[move], conn, rows[-1])
+        schema, after = _data_checked(run, steps[move], conn, rows[-1], tables)
         if move + 1 < len(steps):
             written = seeder.seed(conn, schema, after)
             rows.append(after | data.read(conn, schema, only=written))

@@ -28,25 +28,71 @@ IMPLICIT_DEFAULTS = frozenset({"", "0", "0000-00-00", "0000-00-00 00:00:00", "00
 
 def reflect(conn: Connection) -> sa.MetaData:
     """The tables as the seeder and the reader use them: columns, primary and foreign keys."""
-    return tables_of(snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS))
+    return Tables().of(snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS))
 
 
-def tables_of(reflection: snapshot.Reflection) -> sa.MetaData:
+class Tables:
     """sa.Table objects built from a reflection's columns and keys as SQLAlchemy's own
     reflection builds them, without its other catalog reads (indexes, constraints, comments:
-    on PostgreSQL a MetaData.reflect is a dozen catalog queries, 25 ms at ten tables here)."""
-    metadata, multi = sa.MetaData(), reflection.multi
-    names = [t for t in reflection.tables if not t.startswith(TMP_PREFIX)]
-    for name in names:
+    on PostgreSQL a MetaData.reflect is a dozen catalog queries, 25 ms at ten tables here).
+
+    Of successive reflections of one database, in one MetaData: a table whose columns and
+    keys read as before keeps its Table, so a revision that changes one table rebuilds that
+    one (building them all was a third of the data check on PostgreSQL) and the statements
+    compiled for the others stay in SQLAlchemy's cache. A table referring to one rebuilt is
+    rebuilt too: a ForeignKey resolves its column once."""
+
+    def __init__(self) -> None:
+        self.metadata = sa.MetaData()
+        self._built: dict[str, tuple[tuple[Any, ...], str, frozenset[str], frozenset[str]]] = {}
+        """name -> (its reflected entries, their repr, the tables its foreign keys name, those
+        of them that were there: its constraints refer to those only)."""
+
+    def of(self, reflection: snapshot.Reflection) -> sa.MetaData:
+        multi = reflection.multi
+        names = [t for t in reflection.tables if not t.startswith(TMP_PREFIX)]
+        present = set(names)
+        entries = {n: tuple(multi[k].get(n) for k in snapshot.KEYS_AND_COLUMNS) for n in names}
+        stale = {n for n in names if not self._same(n, entries[n], present)}
+        stale |= set(self._built) - present
+        while True:  # and those that refer to a stale one, transitively
+            referrers = {n for n, built in self._built.items() if built[3] & stale} - stale
+            if not referrers:
+                break
+            stale |= referrers
+        for name in stale:
+            if name in self.metadata.tables:
+                self.metadata.remove(self.metadata.tables[name])
+            self._built.pop(name, None)
+        for name in names:
+            if name in stale:
+                named = self._build(name, multi, present)
+                self._built[name] = (entries[name], repr(entries[name]), named, named & present)
+        return self.metadata
+
+    def _same(self, name: str, entries: tuple[Any, ...], present: set[str]) -> bool:
+        built = self._built.get(name)
+        if built is None:
+            return False
+        before, printed, named, linked = built
+        if named & present != linked:  # a table it refers to came or went
+            return False
+        return all(a is b for a, b in zip(before, entries, strict=True)) or \
+            printed == repr(entries)  # read again but the same (types repr their arguments)
+
+    def _build(self, name: str, multi: dict[str, dict[str, Any]], present: set[str]
+               ) -> frozenset[str]:
+        """Build `name`'s Table; returns the tables its foreign keys name."""
         pk = (multi["pk_constraint"].get(name) or {}).get("constrained_columns") or []
         columns = [_column(c) for c in multi["columns"].get(name, [])]
+        fks = [fk for fk in multi["foreign_keys"].get(name, [])
+               if fk.get("referred_schema") is None]
         keys = [sa.ForeignKeyConstraint(fk["constrained_columns"], [
-            f"{fk['referred_table']}.{c}" for c in fk["referred_columns"]])
-            for fk in multi["foreign_keys"].get(name, [])
-            if fk.get("referred_schema") is None and fk["referred_table"] in names]
+            f"{fk['referred_table']}.{c}" for c in fk["referred_columns"]]) for fk in fks
+            if fk["referred_table"] in present]
         primary = [sa.PrimaryKeyConstraint(*pk)] if pk else []
-        sa.Table(name, metadata, *columns, *keys, *primary)
-    return metadata
+        sa.Table(name, self.metadata, *columns, *keys, *primary)
+        return frozenset(fk["referred_table"] for fk in fks)
 
 
 def _column(reflected: dict[str, Any]) -> sa.Column[Any]:
@@ -220,9 +266,9 @@ def read(conn: Connection, metadata: sa.MetaData | None = None,
 
 def _select_all(table: sa.Table) -> sa.Select[Any]:
     """select(table) through a lightweight table of the same name and typed columns: its
-    cache key is made of those, so SQLAlchemy compiles it once, where the Table objects
-    `tables_of` builds anew after every revision each missed the statement cache (compiling
-    was two thirds of the time of reading the rows)."""
+    cache key is made of those, so SQLAlchemy compiles it once, where a Table built anew
+    after a revision missed the statement cache (compiling was two thirds of the time of
+    reading the rows)."""
     light = sa.table(table.name, *(sa.column(c.name, c.type) for c in table.columns),
                      schema=table.schema)
     return sa.select(*light.columns)

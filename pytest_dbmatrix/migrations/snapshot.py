@@ -59,7 +59,7 @@ KEYS_AND_COLUMNS = ("columns", "pk_constraint", "foreign_keys")
 @dataclass
 class Reflection:
     """One inspector's read of the tables (`get_multi_<kind>` by table name), kept so that a
-    check can build sa.Table objects from it (`data.tables_of`) without reading again."""
+    check can build sa.Table objects from it (`data.Tables`) without reading again."""
 
     tables: list[str]
     multi: dict[str, dict[str, Any]]
