@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -175,3 +176,37 @@ def test_tables_are_rebuilt_only_where_a_step_changed_them(db_connection: Connec
     assert set(built) == {"tb_parent", "tb_child", "tb_grand"}
     assert {fk.column.table for fk in built["tb_grand"].foreign_keys} == {built["tb_child"]}
 
+
+USER_OBJECTS = [
+    "CREATE TABLE fp_t (id serial PRIMARY KEY, n int CHECK (n > 0) DEFAULT 1)",
+    "CREATE INDEX ix_fp_n ON fp_t (n)",
+    "CREATE TYPE fp_mood AS ENUM ('calm')",
+    "CREATE DOMAIN fp_pos AS int CHECK (VALUE > 0)",
+    "CREATE FUNCTION fp_f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+    "CREATE TRIGGER fp_tr BEFORE INSERT ON fp_t FOR EACH ROW EXECUTE FUNCTION fp_f()",
+    "CREATE SCHEMA fp_s",
+    "CREATE VIEW fp_s.v AS SELECT 1 AS one",
+]
+
+
+@pytest.mark.dbmatrix(only="postgresql")
+def test_the_fingerprint_reads_only_user_objects_and_misses_none(
+        db_connection: Connection) -> None:
+    """Each kind of user object changes the fingerprint, and the catalogs read through their
+    OID indexes (`oid >= 16384`) give the lines a full scan gives."""
+    from pytest_dbmatrix.backends.postgresql import fingerprint as pg
+
+    unfiltered = re.sub(r" AND [a-z]+\.(?:oid|indexrelid) >= \d+", "", pg.FINGERPRINT)
+    assert unfiltered.count("16384") == 0 and pg.FINGERPRINT.count(">= 16384") == 6
+
+    def lines(sql: str) -> list[str]:
+        cursor = db_connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql)  # no parameters: its % signs are LIKE's
+        return sorted(row[0] for row in cursor.fetchall())
+
+    seen = [snapshot.fingerprint(db_connection)]
+    for ddl in USER_OBJECTS:
+        db_connection.exec_driver_sql(ddl)
+        assert lines(pg.FINGERPRINT) == lines(unfiltered), ddl
+        seen.append(snapshot.fingerprint(db_connection))
+        assert seen[-1] != seen[-2], ddl

