@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,6 +31,19 @@ def reflect(conn: Connection) -> sa.MetaData:
     return Tables().of(snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS))
 
 
+class _Built(NamedTuple):
+    """A Table `Tables` built: from what, and what its foreign keys refer to."""
+
+    entries: tuple[Any, ...]
+    """Its reflected columns, primary key and foreign keys."""
+    printed: str
+    """repr(entries), to compare with entries read again."""
+    named: frozenset[str]
+    """The tables its foreign keys name."""
+    linked: frozenset[str]
+    """Those of them that were there when it was built: its constraints refer to those."""
+
+
 class Tables:
     """sa.Table objects built from a reflection's columns and keys as SQLAlchemy's own
     reflection builds them, without its other catalog reads (indexes, constraints, comments:
@@ -44,9 +57,7 @@ class Tables:
 
     def __init__(self) -> None:
         self.metadata = sa.MetaData()
-        self._built: dict[str, tuple[tuple[Any, ...], str, frozenset[str], frozenset[str]]] = {}
-        """name -> (its reflected entries, their repr, the tables its foreign keys name, those
-        of them that were there: its constraints refer to those only)."""
+        self._built: dict[str, _Built] = {}
 
     def of(self, reflection: snapshot.Reflection) -> sa.MetaData:
         multi = reflection.multi
@@ -56,7 +67,7 @@ class Tables:
         stale = {n for n in names if not self._same(n, entries[n], present)}
         stale |= set(self._built) - present
         while True:  # and those that refer to a stale one, transitively
-            referrers = {n for n, built in self._built.items() if built[3] & stale} - stale
+            referrers = {n for n, built in self._built.items() if built.linked & stale} - stale
             if not referrers:
                 break
             stale |= referrers
@@ -67,18 +78,18 @@ class Tables:
         for name in names:
             if name in stale:
                 named = self._build(name, multi, present)
-                self._built[name] = (entries[name], repr(entries[name]), named, named & present)
+                self._built[name] = _Built(entries[name], repr(entries[name]), named,
+                                           named & present)
         return self.metadata
 
     def _same(self, name: str, entries: tuple[Any, ...], present: set[str]) -> bool:
         built = self._built.get(name)
         if built is None:
             return False
-        before, printed, named, linked = built
-        if named & present != linked:  # a table it refers to came or went
+        if built.named & present != built.linked:  # a table it refers to came or went
             return False
-        return all(a is b for a, b in zip(before, entries, strict=True)) or \
-            printed == repr(entries)  # read again but the same (types repr their arguments)
+        return all(a is b for a, b in zip(built.entries, entries, strict=True)) or \
+            built.printed == repr(entries)  # read again but the same (types repr their args)
 
     def _build(self, name: str, multi: dict[str, dict[str, Any]], present: set[str]
                ) -> frozenset[str]:

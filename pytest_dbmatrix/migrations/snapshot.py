@@ -122,9 +122,8 @@ def _read_again(inspector: sa.Inspector, kind: str, tables: list[str],
     if where is None:
         return _multi(inspector, kind, tables) if tables else {}
     again = [t for t in tables if t in where or t not in previous]
-    fresh = _multi(inspector, kind, again) if again else {}
-    return {t: fresh[t] if t in again else previous[t] for t in tables
-            if t in (fresh if t in again else previous)}
+    kept = {t: previous[t] for t in tables if t in previous and t not in where}
+    return kept | (_multi(inspector, kind, again) if again else {})
 
 
 def take(conn: Connection, version_table: str = VERSION_TABLE) -> Snapshot:
