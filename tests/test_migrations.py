@@ -329,76 +329,98 @@ SECOND_UPGRADE = '''CALLS = {}
 def upgrade():
     url = str(op.get_bind().engine.url)
     CALLS[url] = CALLS.get(url, 0) + 1
-    op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))
-    if CALLS[url] == 2:  # the second upgrade of this database: the one up_down_up makes
-        %s
+    again = CALLS[url] > 1  # every upgrade of this database after the timeline's
+    %s
 
 
 def downgrade():
     op.drop_table("b")
 '''
+LATER_UPGRADES = {
+    "differs": ('op.create_table("b", sa.Column("id", sa.Integer, primary_key=True), '
+                '*([sa.Column("extra", sa.Integer)] if again else []))'),
+    "fails": ('op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))\n    '
+              'if again:\n        raise RuntimeError("second upgrade refused")'),
+}
 
 
-@pytest.mark.parametrize("second", ["differs", "fails"])
-def test_downgrade_walk_goes_on_alone_where_up_down_up_finds_something(
-        pytester: pytest.Pytester, live_urls: dict[str, str], second: str) -> None:
-    """downgrade and up_down_up share one walk from head (down, up, down per revision) while
-    up_down_up's moves match. Where its second upgrade of f02 differs or fails, the downgrade
-    walk goes on from the state a plain walk has there (f01's leftover is found, nothing is
-    blamed on f02), and up_down_up runs its own walk from base."""
-    extra = ('op.create_table("b_extra", sa.Column("id", sa.Integer, primary_key=True))'
-             if second == "differs" else 'raise RuntimeError("second upgrade refused")')
-    write_history(pytester.path, {
-        "f01": ('op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))\n    '
-                'op.create_table("a2", sa.Column("id", sa.Integer, primary_key=True))',
-                'op.drop_table("a")'),
-        "f02": ("", ""),
-    })
-    module = pytester.path / "migrations" / "versions" / "f02.py"
-    text = module.read_text()
-    module.write_text(text[:text.index("def upgrade")] + SECOND_UPGRADE % extra)
-    pytester.makeini(INI + "dbmatrix_alembic_checks = downgrade, up_down_up\n")
+@pytest.mark.parametrize("case", ["leftover", "differs", "fails"])
+def test_up_down_up_walks_alone_where_the_shared_walks_find_something(
+        pytester: pytest.Pytester, live_urls: dict[str, str], case: str) -> None:
+    """downgrade walks from head to base; up_down_up's second upgrade and data_preserved's
+    rows walk are then one walk up from there. Where the downgrade walk left something
+    (f01 leaves table a2) or the second upgrade of a revision differs from or fails unlike
+    the timeline's (f02), up_down_up runs its own walk from base and reports what it finds
+    there; the rows walk then starts from a fresh base, so a downgrade's leftover is not
+    blamed on the rows."""
+    clean = ('op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))',
+             'op.drop_table("a")')
+    leaky = (clean[0] + '\n    op.create_table("a2", sa.Column("id", sa.Integer, '
+             'primary_key=True))', clean[1])
+    write_history(pytester.path, {"f01": leaky if case == "leftover" else clean,
+                                  "f02": (clean[0].replace('"a"', '"c"'),
+                                          clean[1].replace('"a"', '"c"'))})
+    if case != "leftover":
+        module = pytester.path / "migrations" / "versions" / "f02.py"
+        text = module.read_text()
+        module.write_text(text[:text.index("def upgrade")]
+                          + SECOND_UPGRADE % LATER_UPGRADES[case])
+    checks = "downgrade, up_down_up" + (", data_preserved" if case == "leftover" else "")
+    pytester.makeini(INI + f"dbmatrix_alembic_checks = {checks}\n")
     run_migrations(pytester, "--dbmatrix=sqlite,postgresql")
     found = findings(pytester)
+    expected = {
+        "leftover": {("downgrade", "downgrade-mismatch", "f01"),
+                     ("up_down_up", "downgrade-mismatch", "f01"),
+                     ("up_down_up", "up-down-up-failed", "f01")},
+        "differs": {("up_down_up", "up-down-up-mismatch", "f02")},
+        "fails": {("up_down_up", "up-down-up-failed", "f02")},
+    }[case]
     for backend in ("sqlite", "postgresql"):
-        mine = {(check, kind, rev) for check, kind, rev, b in found if b == backend}
-        assert {(k, r) for c, k, r in mine if c == "downgrade"} == {
-            ("downgrade-mismatch", "f01")}
-        assert ("up_down_up", "up-down-up-failed", "f01") in mine  # its own walk, from base
-        assert not {f for f in mine if f[0] == "downgrade" and f[2] == "f02"}
-    messages = [f["message"] for f in report(pytester)["migrations"]["findings"]
-                if f["check"] == "downgrade"]
-    assert all("table a2: added" in m and "table b" not in m for m in messages), messages
+        assert {(check, kind, rev) for check, kind, rev, b in found if b == backend} == expected
+    if case == "leftover":
+        messages = [f["message"] for f in report(pytester)["migrations"]["findings"]
+                    if f["check"] == "downgrade"]
+        assert all("table a2: added" in m for m in messages), messages
 
 
-def test_a_clean_history_takes_one_shared_walk_for_downgrade_and_up_down_up(
+def test_a_clean_history_upgrades_each_revision_twice_and_downgrades_it_once(
         pytester: pytest.Pytester) -> None:
-    """On a clean history up_down_up reuses the downgrade walk's moves (down, up, down from
-    head): each revision is upgraded twice in all (the timeline, the walk), not three times."""
+    """On a clean history up_down_up's second upgrade is data_preserved's rows walk, after
+    the downgrade walk: each revision is upgraded twice in all (the timeline, that walk) and
+    downgraded once."""
     generate(pytester.path, revisions=3)
     pytester.makeconftest('''
 from alembic.runtime import migration
 
 COUNT = {}
-ORIGINAL = migration.MigrationStep.__dict__["upgrade_from_script"]
+ORIGINAL = {way: migration.MigrationStep.__dict__[f"{way}_from_script"]
+            for way in ("upgrade", "downgrade")}
 
 
-def counted(cls, revision_map, script):
-    COUNT[script.revision] = COUNT.get(script.revision, 0) + 1
-    return ORIGINAL.__func__(cls, revision_map, script)
+def counting(way):
+    def counted(cls, revision_map, script):
+        COUNT[way, script.revision] = COUNT.get((way, script.revision), 0) + 1
+        return ORIGINAL[way].__func__(cls, revision_map, script)
+    return classmethod(counted)
 
 
-migration.MigrationStep.upgrade_from_script = classmethod(counted)
+for way in ORIGINAL:
+    setattr(migration.MigrationStep, f"{way}_from_script", counting(way))
 
 
 def pytest_sessionfinish(session):
-    migration.MigrationStep.upgrade_from_script = ORIGINAL
-    (session.config.rootpath / "upgrades.txt").write_text(repr(sorted(COUNT.values())))
+    for way, original in ORIGINAL.items():
+        setattr(migration.MigrationStep, f"{way}_from_script", original)
+    counts = {way: sorted(n for (w, _), n in COUNT.items() if w == way) for way in ORIGINAL}
+    (session.config.rootpath / "moves.txt").write_text(repr(counts))
 ''')
-    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade, downgrade, up_down_up\n")
+    pytester.makeini(INI + "dbmatrix_alembic_checks = upgrade, downgrade, up_down_up, "
+                     "data_preserved\n")
     result = run_migrations(pytester, "--dbmatrix=sqlite")
-    result.assert_outcomes(passed=3)
-    assert (pytester.path / "upgrades.txt").read_text() == repr([2, 2, 2])
+    result.assert_outcomes(passed=4)
+    assert (pytester.path / "moves.txt").read_text() == repr(
+        {"upgrade": [2, 2, 2], "downgrade": [1, 1, 1]})
 
 
 def test_the_seeder_writes_a_table_again_only_when_its_columns_changed() -> None:

@@ -238,26 +238,14 @@ def _same(conn: Connection, expected: snapshot.Snapshot, printed: str | None) ->
     return not snapshot.diff(expected, snapshot.take(conn))
 
 
-class _StopFusing(Exception):
-    """up_down_up's moves inside the downgrade walk found something: the walk goes on alone."""
-
-    def __init__(self, position: int, known: bool) -> None:
-        self.position, self.known = position, known
-
-
 @dataclass
 class DownWalk:
-    """The downgrade from head to base, shared by downgrade and up_down_up.
-
-    When up_down_up runs too, each revision is upgraded and downgraded again right after its
-    downgrade: down, up, down from head instead of up, down, up from base, which ends at base
-    where the data check starts, and saves an upgrade of the whole history. Those two moves
-    are compared silently: when they all match, up_down_up has nothing to report (`clean`);
-    at the first difference or error the walk goes on as a plain downgrade and up_down_up
-    runs its own walk from base, which reports what it finds as before."""
+    """The downgrade from head to base, one revision at a time: the downgrade check's, and the
+    start of the second upgrade (`UpAgain`) that up_down_up and data_preserved share."""
 
     run: CheckRun
     clean: bool = False
+    """Every revision downgraded to the schema it had before its upgrade, down to base."""
     stop: Script | None = None
     """The highest revision whose downgrade() says it does nothing: the walk ends above it."""
 
@@ -268,7 +256,7 @@ def _down_walk(run: CheckRun, reachable: int) -> DownWalk:
     if walked is None:
         walked = bm.walks["down"] = DownWalk(CheckRun("downgrade", run.backend, run.dialect,
                                                       run.history, bm))
-        _walk_down(walked, reachable, fused=bm.runs("up_down_up"))
+        _walk_down(walked, reachable)
         if walked.stop is not None:
             rev = walked.stop.revision
             walked.run.add("downgrade-empty", f"the downgrade() of {rev} "
@@ -279,9 +267,9 @@ def _down_walk(run: CheckRun, reachable: int) -> DownWalk:
     return walked
 
 
-def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
-    """Downgrade revisions [0, reachable) from there to base in one env.py run per stretch:
-    a new one where the fused moves stop (from a state re-made when they left it unknown)."""
+def _walk_down(walk: DownWalk, reachable: int) -> None:
+    """Downgrade revisions [0, reachable) from there to base in one env.py run, comparing the
+    schema after each with the one the timeline saw before its upgrade."""
     run, bm = walk.run, walk.run.migrations
     steps = bm.timeline.steps
     order = list(reversed(range(reachable)))
@@ -290,56 +278,25 @@ def _walk_down(walk: DownWalk, reachable: int, fused: bool) -> None:
     if cut is not None:  # a downgrade that does nothing: below it nothing is as expected
         walk.stop, end, order = steps[order[cut]].script, order[cut] + 1, order[:cut]
     seen: set[str] = set()
-    phases = 3 if fused else 1
 
     def compare(move: int, context: MigrationContext) -> None:
-        if move < 0:
-            return
-        position, phase = divmod(move, phases)
-        step, conn = steps[order[start + position]], context.connection
-        assert conn is not None
-        if phase == 0:
-            found = len(run.findings)
+        if move >= 0:
+            step = steps[order[move]]
             _compare(run, step.before, step.before_print, "downgrade-mismatch",
                      step.script.revision, f"after downgrading {step.script.revision}", seen,
-                     conn)
-            if phases == 3 and len(run.findings) > found:
-                raise _StopFusing(position + 1, known=True)
-        elif not (_same(conn, step.after or step.before, step.after_print) if phase == 1
-                  else _same(conn, step.before, step.before_print)):
-            raise _StopFusing(position, known=False)
-
-    def alone(at: int, remake: bool) -> int:
-        """Go on as a plain downgrade from order[at]; `remake`: the state after its downgrade
-        is unknown, so make it again and go on with the next. Returns where to go on."""
-        walk.clean = False
-        if not remake:
-            return at
-        bm.go_to(order[at])
-        return at + 1
+                     context.connection)
 
     bm.go_to(reachable)
-    walk.clean, start = fused and cut is None, 0
-    while start < len(order):
-        bm.position = None
-        moves = [(steps[i].script, up) for i in order[start:]
-                 for up in ((False, True, False) if phases == 3 else (False,))]
-        try:
-            done, error = bm.runner.apply_moves(moves, compare)
-        except _StopFusing as stop:
-            start, phases = alone(start + stop.position, remake=not stop.known), 1
-            continue
-        if error is None:
-            break
-        position, phase = divmod(done, phases)
-        if phase == 0:
-            failed = steps[order[start + position]].script
-            run.error(error, "downgrade-failed", failed.revision,
-                      f"downgrade of {failed.revision}")
-            run.section_for(failed)
-            walk.clean = False
-            return
-        start, phases = alone(start + position, remake=True), 1  # up_down_up's move failed
+    bm.position = None
+    done, error = bm.runner.apply_moves([(steps[i].script, False) for i in order], compare)
+    if error is not None:
+        failed = steps[order[done]].script
+        run.error(error, "downgrade-failed", failed.revision, f"downgrade of {failed.revision}")
+        run.section_for(failed)
+        return
+    walk.clean = cut is None and not run.findings
+    if run.findings:  # something a downgrade left: what comes next starts from a fresh base
+        return
     bm.position = 0 if cut is None else end
 
 
@@ -350,13 +307,108 @@ def downgrade(run: CheckRun) -> None:
     run.partial = run.partial or walked.run.partial
 
 
+@dataclass
+class UpAgain:
+    """The second upgrade from base, after the downgrade walk: data_preserved's rows walk
+    (rows seeded before each revision, checked after it) and up_down_up's second upgrade in
+    one. Each revision is then upgraded twice in all (the timeline, this walk) and downgraded
+    once, where pytest-alembic's up-down test alone upgrades each twice. up_down_up compares
+    each schema with the timeline's, silently: when all match after a clean downgrade walk
+    it has nothing to report (`clean`); else it runs its own walk from base (up, down, up per
+    revision on an empty database), which reports what it finds. A revision that fails here
+    only because of the seeded rows is data_preserved's finding and sends up_down_up to its
+    own walk too."""
+
+    run: CheckRun
+    """data_preserved's findings (none when it does not run on this backend)."""
+    clean: bool = False
+
+
+def _up_again(run: CheckRun, reachable: int) -> UpAgain:
+    bm = run.migrations
+    walked = bm.walks.get("up")
+    if walked is None:
+        walked = bm.walks["up"] = UpAgain(CheckRun("data_preserved", run.backend,
+                                                   run.dialect, run.history, bm))
+        compare = bm.runs("up_down_up") and _down_walk(run, reachable).clean
+        _walk_up(walked, reachable, rows=bm.runs("data_preserved"), compare=compare)
+    return walked
+
+
+class _Differs(Exception):
+    """The second upgrade, without rows, left the timeline's schema: up_down_up walks alone."""
+
+
+def _walk_up(walk: UpAgain, reachable: int, rows: bool, compare: bool) -> None:
+    run, bm = walk.run, walk.run.migrations
+    bm.go_to(0)
+    steps = bm.timeline.steps[:reachable]
+    walk.clean = compare
+    if not steps or not (rows or compare):
+        return
+    seeder, tables = data.Seeder(), data.Tables()
+    bm.position = None
+    seen: list[dict[str, data.TableRows]] = []  # the rows before the next revision
+    if rows:
+        with bm.runner.connection() as conn:
+            schema = tables.of(snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS))
+            seeder.seed(conn, schema)
+            seen.append(data.read(conn, schema))
+
+    def check(move: int, context: MigrationContext) -> None:
+        """After a revision: its schema against the timeline's; its losses; then rows in
+        every table for the next one (only the tables just seeded are read again)."""
+        conn = context.connection
+        if move < 0 or conn is None:
+            return
+        step = steps[move]
+        reflection = _reflection_now(walk, step, conn)
+        if not rows:
+            if not walk.clean:
+                raise _Differs
+            return
+        schema, after = _data_checked(run, step, conn, seen[-1], tables.of(reflection))
+        if move + 1 < len(steps):
+            written = seeder.seed(conn, schema, after)
+            seen.append(after | data.read(conn, schema, only=written))
+
+    try:
+        done, error = bm.runner.apply_moves([(step.script, True) for step in steps], check)
+    except _Differs:
+        return  # up_down_up walks on its own: nothing more to see here
+    if error is not None:
+        walk.clean = False
+        if rows:
+            _failed_with_rows(run, error, steps[done].script)
+        return
+    bm.position = reachable
+    if seeder.unseedable:
+        run.sections.append(("tables not seeded", "\n".join(
+            f"{t}: {why}" for t, why in seeder.unseedable.items())))
+
+
+def _reflection_now(walk: UpAgain, step: Step, conn: Connection) -> snapshot.Reflection:
+    """The schema after `step`, and whether it is still the timeline's (`walk.clean`): the same
+    fingerprint says so at once and the timeline's reflection serves (one query instead of a
+    reflection); else it is read, all of it while it is to be compared, else the keys and
+    columns the rows checks build their tables from."""
+    printed = snapshot.fingerprint(conn)
+    if printed is not None and printed == step.after_print and step.after_reflection is not None:
+        return step.after_reflection
+    if not walk.clean or step.after is None:
+        return snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS)
+    reflection = snapshot.reflect(conn)
+    walk.clean = not snapshot.diff(step.after, snapshot.of(reflection, conn.dialect))
+    return reflection
+
+
 UP_DOWN_UP = ((True, "upgrade"), (False, "downgrade"), (True, "second upgrade"))
 """up_down_up's moves for each revision."""
 
 
 def up_down_up(run: CheckRun) -> None:
     reachable = _reachable(run)
-    if _down_walk(run, reachable).clean:
+    if _up_again(run, reachable).clean:
         return
     bm = run.migrations
     bm.go_to(0)
@@ -421,19 +473,10 @@ def _dropped_constraints(run: CheckRun, step: Step) -> None:
                         f"{old['default']}", step.script.revision, column=f"{table}.{column}")
 
 
-def _tables_now(step: Step, conn: Connection, tables: data.Tables) -> sa.MetaData:
-    """The tables after `step`: built from the upgrade timeline's reflection when the schema
-    fingerprint shows the same schema (one query instead of a reflection), else reflected."""
-    printed, reflection = step.after_print, step.after_reflection
-    if printed is None or reflection is None or snapshot.fingerprint(conn) != printed:
-        reflection = snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS)
-    return tables.of(reflection)
-
-
 def _data_checked(run: CheckRun, step: Step, conn: Connection, before: dict[str, data.TableRows],
-                  tables: data.Tables) -> tuple[sa.MetaData, dict[str, data.TableRows]]:
-    """Report what `step` did to the rows in `before`; returns the tables and rows now."""
-    schema = _tables_now(step, conn, tables)
+                  schema: sa.MetaData) -> tuple[sa.MetaData, dict[str, data.TableRows]]:
+    """Report what `step` did to the rows in `before` (`schema`: the tables now); returns the
+    tables and rows now."""
     after = data.read(conn, schema)
     found = orphans.find(conn) if run.migrations.live.family.optional_foreign_keys else []
     allowed = _allowed(step.script)
@@ -449,37 +492,10 @@ def _data_checked(run: CheckRun, step: Step, conn: Connection, before: dict[str,
 
 
 def data_preserved(run: CheckRun) -> None:
-    reachable = _reachable(run)
-    bm = run.migrations
-    bm.go_to(0)
-    steps = bm.timeline.steps[:reachable]
-    if not steps:
-        return
-    seeder, tables = data.Seeder(), data.Tables()
-    bm.position = None
-    with bm.runner.connection() as conn:
-        schema = tables.of(snapshot.reflect(conn, snapshot.KEYS_AND_COLUMNS))
-        seeder.seed(conn, schema)
-        rows = [data.read(conn, schema)]  # before the next revision
-
-    def check(move: int, context: MigrationContext) -> None:
-        """After a revision: its losses; then rows in every table for the next one (only the
-        tables just seeded are read again)."""
-        conn = context.connection
-        if move < 0 or conn is None:
-            return
-        schema, after = _data_checked(run, steps[move], conn, rows[-1], tables)
-        if move + 1 < len(steps):
-            written = seeder.seed(conn, schema, after)
-            rows.append(after | data.read(conn, schema, only=written))
-
-    done, error = bm.runner.apply_moves([(step.script, True) for step in steps], check)
-    if error is not None:
-        _failed_with_rows(run, error, steps[done].script)
-        return
-    if seeder.unseedable:
-        run.sections.append(("tables not seeded", "\n".join(
-            f"{t}: {why}" for t, why in seeder.unseedable.items())))
+    walked = _up_again(run, _reachable(run))
+    run.findings += walked.run.findings
+    run.sections += walked.run.sections
+    run.partial = run.partial or walked.run.partial
 
 
 def _failed_with_rows(run: CheckRun, exc: BaseException, script: Script) -> None:
