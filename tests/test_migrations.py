@@ -594,6 +594,8 @@ def test_a_downgrade_refused_by_a_foreign_key_fails_on_mysql_too(
 FRESH_CONFTEST = '''
 import json
 
+import sqlalchemy as sa
+
 from pytest_dbmatrix.run_state import get_state
 
 SEEN = {}
@@ -606,8 +608,17 @@ def pytest_runtest_setup(item):
     if live is not None and backend not in SEEN:
         with live.engine.connect() as conn:
             listed = set(live.family.list_databases(conn))
-        SEEN[backend] = {"before": check, "run": live.database,
+        SEEN[backend] = {"before": check, "run": live.database, "listed": sorted(listed),
                          "fresh": sorted(name for name in live.fresh if name in listed)}
+
+
+def pytest_runtest_teardown(item):
+    """The tables in the run's own database once the upgrade check has run."""
+    check, backend = item.name.rstrip("]").split("[")
+    if check == "upgrade":
+        live = get_state(item.config).provisioner.live[backend]
+        with live.engine.connect() as conn:
+            SEEN[backend]["run_tables"] = sorted(sa.inspect(conn).get_table_names())
 
 
 def pytest_sessionfinish(session):
@@ -630,23 +641,34 @@ def server_databases() -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("select", [None, "single_head"])
+@pytest.mark.parametrize(("select", "alongside"), [(None, True), ("single_head", True),
+                                                   (None, False)])
 def test_the_migration_database_is_made_beside_the_runs_and_never_left(
-        pytester: pytest.Pytester, live_urls: dict[str, str], select: str | None) -> None:
-    """It is created while the run's database is (one CREATE DATABASE's wait instead of two
-    on PostgreSQL), claimed by the first check that needs it and dropped with it; when no
-    check needs it (all deselected), the run drops it unused."""
+        pytester: pytest.Pytester, live_urls: dict[str, str], select: str | None,
+        alongside: bool) -> None:
+    """Beside a test that uses the run's database, the migration database is created while
+    the run's is (one CREATE DATABASE's wait instead of two on PostgreSQL), claimed by the
+    first check that needs it and dropped with it; when no check needs it (all deselected),
+    the run drops it unused. When only the migration checks use a backend, they migrate in
+    the run's database itself and no second one is made. Nothing is left either way."""
     generate(pytester.path, revisions=2)
     pytester.makeconftest(FRESH_CONFTEST)
     pytester.makeini(INI + "dbmatrix_alembic_checks = single_head, env_contract, upgrade\n")
+    if alongside:
+        pytester.makepyfile(test_plain="def test_plain(db_engine):\n    assert db_engine\n")
     before = server_databases()
     result = run_migrations(pytester, "--dbmatrix=postgresql,mariadb",
-                            *(["-k", select] if select else []))
-    result.assert_outcomes(passed=2 if select else 6, deselected=4 if select else 0)
+                            *(["-k", f"{select} or plain"] if select else []))
+    migrations = 2 if select else 6
+    result.assert_outcomes(passed=migrations + (2 if alongside else 0),
+                           deselected=4 if select else 0)
     seen = json.loads((pytester.path / "fresh.json").read_text())
     for backend in ("postgresql", "mariadb"):
-        assert seen[backend]["before"] == "single_head"
-        assert seen[backend]["fresh"] == [seen[backend]["run"] + "_mig"], backend
+        run = seen[backend]["run"]
+        assert seen[backend]["fresh"] == [run + "_mig" if alongside else run], backend
+        assert (run + "_mig" in seen[backend]["listed"]) is alongside, backend
+        if not select:  # where the upgrade ran: the run's database only when it is alone
+            assert ("alembic_version" in seen[backend]["run_tables"]) is not alongside
     after = server_databases()
     ours = {f"{b}:{seen[b]['run']}{suffix}" for b in seen for suffix in ("", "_mig")}
     assert ours & after == set()

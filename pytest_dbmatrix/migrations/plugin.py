@@ -19,7 +19,7 @@ from pytest_dbmatrix.migrations.database import SUFFIX, MigrationDatabase
 from pytest_dbmatrix.migrations.history import History, HistoryError
 from pytest_dbmatrix.migrations.items import MigrationItem, collector, make_item
 from pytest_dbmatrix.providers import BackendUnavailable
-from pytest_dbmatrix.run_state import BACKEND, KEY, MatrixState
+from pytest_dbmatrix.run_state import BACKEND, KEY, MatrixState, backend_of
 
 PLUGIN_NAME = "dbmatrix-alembic_ini"
 SQL_DIR = "alembic-sql"
@@ -62,6 +62,8 @@ class MigrationsPlugin:
         self.histories: dict[int, History] = {}
         self.backends: dict[tuple[str, int], BackendMigrations] = {}
         self.artifacts: dict[str, str] = {}
+        self.own_database: set[str] = set()
+        """Backends no other selected test uses: the checks migrate in the run's database."""
         self.env_shapes: dict[str, str] = {}
         """backend -> how env.py connected there (EnvFacts.shape)."""
         state.report_sections["migrations"] = self.report
@@ -89,15 +91,27 @@ class MigrationsPlugin:
                 item.stash[BACKEND] = backend
                 item.stash[KEY] = f"migrations::{check}"
                 items.append(item)
-        if not self.state.is_worker and any(c not in OFFLINE_ONLY for c in self.checks):
-            for backend in backends:  # a worker does not know it will run them
-                self.state.provisioner.also_create(backend, SUFFIX)
         if "offline_sql" not in self.checks:
             return
         selected = {self._dialect_of(b) for b in backends}
         for dialect in self.offline_dialects:
             if dialect not in selected and dialect not in backends:
                 items.append(make_item(parent, "offline_sql", dialect, migration_check, None))
+
+    @pytest.hookimpl(tryfirst=True)  # before the terminal reporter provisions the backends
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Where the migration databases are: the run's own database of a backend that no
+        other selected test uses, else one made beside it while it is made (not on a worker,
+        which does not know whether it will run the checks)."""
+        if not any(c not in OFFLINE_ONLY for c in self.checks):
+            return
+        shared = {backend_of(i) for i in session.items if not isinstance(i, MigrationItem)}
+        for backend in self.state.settings.backends.value:
+            if backend not in shared:
+                self.own_database.add(backend)
+                self.state.provisioner.hand_over(backend)
+            elif not self.state.is_worker:
+                self.state.provisioner.also_create(backend, SUFFIX)
 
     # -- running -------------------------------------------------------------------------
 
@@ -112,7 +126,8 @@ class MigrationsPlugin:
             except BackendUnavailable as exc:
                 self.state.fail_or_skip(str(exc))
                 raise
-            database = MigrationDatabase(live, tmp, self.state.settings)
+            database = MigrationDatabase(live, tmp, self.state.settings,
+                                         own=name in self.own_database)
             self.backends[key] = BackendMigrations(live, history, database,
                                                    baseline.from_settings(self.state.settings),
                                                    self.checks)
