@@ -20,7 +20,9 @@ With --against REF, a fourth variant: the ten checks of the package as committed
 (git archive, first on PYTHONPATH), to give before/after figures of the same invocation.
 
 Times are whole processes (interpreter and pytest start-up included), the other plugin disabled
-in each (`-p no:pytest_alembic`, `-p no:dbmatrix`). The generated env.py is extended to accept an
+in each (`-p no:pytest_alembic`, `-p no:dbmatrix`). The plugin is byte-compiled first, as
+`pip install` compiles pytest-alembic: under this machine's PYTHONDONTWRITEBYTECODE=1 an editable
+install would be compiled from source in every run. The generated env.py is extended to accept an
 Engine in `config.attributes["connection"]` (pytest-alembic hands over its engine; dbmatrix a
 connection), nothing else changes. Also printed: the per-check times of dbmatrix's best full
 run, and a plain `alembic upgrade head` + `downgrade base` per backend (the least any migration
@@ -31,6 +33,7 @@ URLs come from DBMATRIX_<NAME>_URL, defaulting to this machine's servers.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import json
 import os
@@ -293,6 +296,9 @@ def main() -> None:
         ini = generate(project, args.revisions)
         prepare(project)
         against = checkout(args.against, project) if args.against else None
+        for code in (ROOT, against):  # as pip install does; pytest-alembic's is compiled
+            if code is not None:
+                compileall.compile_dir(code / "pytest_dbmatrix", quiet=1)
         base = {b: baseline(ini, b, project) for b in backends}
         best, reports = measure(project, backends, variants, args.rounds, against)
     from importlib.metadata import version

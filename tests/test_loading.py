@@ -79,3 +79,53 @@ def test_sqlite_run_imports_no_driver_alembic_or_testcontainers(
     result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:hypothesispytest",
                                            "-p", "no:asyncio", "-p", "no:anyio")
     result.assert_outcomes(passed=1)
+
+
+LOADERS = '''
+import sys
+
+
+def test_the_plugin_is_imported_by_python_and_this_module_by_pytest():
+    ours = {name: type(module.__loader__).__name__ for name, module in list(sys.modules.items())
+            if name.startswith("pytest_dbmatrix.")}
+    assert "pytest_dbmatrix.plugin" in ours and "pytest_dbmatrix.fixtures" in ours
+    assert "AssertionRewritingHook" not in set(ours.values()), ours
+    assert type(sys.modules[__name__].__loader__).__name__ == "AssertionRewritingHook"
+
+
+def test_a_failing_assert_is_still_explained():
+    value = 3
+    assert value == 4
+'''
+
+
+WHEEL_RECORD = {
+    "METADATA": "Metadata-Version: 2.1\nName: pytest-dbmatrix-as-wheel\nVersion: 0.1.0\n",
+    "entry_points.txt": "[pytest11]\ndbmatrix = pytest_dbmatrix.plugin\n",
+    "RECORD": "pytest_dbmatrix/__init__.py,,\npytest_dbmatrix/plugin.py,,\n",
+}
+
+
+@pytest.mark.parametrize("loaded", ["as a wheel", "with -p"])
+def test_the_plugins_modules_skip_assertion_rewriting(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, loaded: str) -> None:
+    """pytest marks an installed plugin's package for rewriting (from the wheel's RECORD, or
+    the module given to -p), then parses and compiles each module from source in every run
+    that cannot cache them (PYTHONDONTWRITEBYTECODE, here and in many CI images). They are
+    imported as Python imports them, and the user's tests are still rewritten. (This
+    checkout is an editable install, which pytest does not mark: a dist-info as a wheel
+    install has it stands in.)"""
+    pytester.makepyfile(test_loaders=LOADERS)
+    args = ["-p", "no:cacheprovider"]
+    if loaded == "as a wheel":
+        info = pytester.mkdir("site") / "pytest_dbmatrix_as_wheel-0.1.0.dist-info"
+        info.mkdir()
+        for name, text in WHEEL_RECORD.items():
+            (info / name).write_text(text)
+        monkeypatch.setenv("PYTHONPATH", str(pytester.path / "site"))
+    else:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        args += ["-p", "pytest_dbmatrix.plugin"]
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*assert 3 == 4*"])
