@@ -230,14 +230,6 @@ def _compare(run: CheckRun, expected: snapshot.Snapshot, printed: str | None,
                 differences=new)
 
 
-def _same(conn: Connection, expected: snapshot.Snapshot, printed: str | None) -> bool:
-    """Whether the schema seen through `conn` is `expected`: the same fingerprint says so at
-    once; else the snapshots decide (the base's print was taken before the version table)."""
-    if printed is not None and snapshot.fingerprint(conn) == printed:
-        return True
-    return not snapshot.diff(expected, snapshot.take(conn))
-
-
 @dataclass
 class DownWalk:
     """The downgrade from head to base, one revision at a time: the downgrade check's, and the

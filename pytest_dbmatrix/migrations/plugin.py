@@ -62,8 +62,6 @@ class MigrationsPlugin:
         self.histories: dict[int, History] = {}
         self.backends: dict[tuple[str, int], BackendMigrations] = {}
         self.artifacts: dict[str, str] = {}
-        self.own_database: set[str] = set()
-        """Backends no other selected test uses: the checks migrate in the run's database."""
         self.env_shapes: dict[str, str] = {}
         """backend -> how env.py connected there (EnvFacts.shape)."""
         state.report_sections["migrations"] = self.report
@@ -108,7 +106,6 @@ class MigrationsPlugin:
         shared = {backend_of(i) for i in session.items if not isinstance(i, MigrationItem)}
         for backend in self.state.settings.backends.value:
             if backend not in shared:
-                self.own_database.add(backend)
                 self.state.provisioner.hand_over(backend)
             elif not self.state.is_worker:
                 self.state.provisioner.also_create(backend, SUFFIX)
@@ -127,7 +124,7 @@ class MigrationsPlugin:
                 self.state.fail_or_skip(str(exc))
                 raise
             database = MigrationDatabase(live, tmp, self.state.settings,
-                                         own=name in self.own_database)
+                                         own=name in self.state.provisioner.handed_over)
             self.backends[key] = BackendMigrations(live, history, database,
                                                    baseline.from_settings(self.state.settings),
                                                    self.checks)
